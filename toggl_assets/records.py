@@ -1,0 +1,112 @@
+"""Plain records exchanged between the Toggl client (which produces them) and the warehouse (which stores them).
+
+They carry no HTTP and no SQL knowledge: the client parses Toggl's JSON into them, the warehouse writes them to
+PostgreSQL. All datetimes are timezone-aware UTC; money is in currency units (``Decimal``), never cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    id: int
+    workspace_id: int
+    name: str
+    is_archived: bool | None
+    # Toggl exposes no creation time for clients; ``at`` (last modification) is the best available stand-in.
+    created_at: datetime
+    updated_at: datetime | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    id: int
+    workspace_id: int
+    client_id: int | None
+    name: str
+    color: str | None
+    is_private: bool | None
+    is_active: bool | None
+    is_billable: bool | None
+    created_at: datetime
+    archived_at: datetime | None = None
+    updated_at: datetime | None = None
+    status: str | None = None
+    rate: Decimal | None = None
+    currency: str | None = None
+    server_deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagRecord:
+    id: int
+    workspace_id: int
+    name: str
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A member of the workspace (``id`` is Toggl's global user id, the ``user_id`` of time entries)."""
+
+    id: int
+    workspace_id: int
+    name: str | None
+    email: str | None
+    is_active: bool | None = None
+    is_admin: bool | None = None
+    rate: Decimal | None = None
+    timezone: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    id: int
+    workspace_id: int
+    project_id: int | None
+    name: str
+    user_id: int | None = None
+    is_active: bool | None = None
+    estimated_seconds: int | None = None
+    tracked_ms: int | None = None
+    rate: Decimal | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """One time entry, as the detailed report (or ``/me/time_entries/current``) describes it.
+
+    A running entry has ``end`` and ``duration_ms`` set to None. The ``*_name``/``user_email`` fields are the
+    names the report carries alongside the ids; the warehouse uses them to create placeholder rows for
+    references it has not seen in the metadata tables yet.
+    """
+
+    id: int
+    workspace_id: int
+    project_id: int | None
+    task_id: int | None
+    user_id: int | None
+    description: str | None
+    start: datetime
+    end: datetime | None
+    duration_ms: int | None
+    is_billable: bool | None
+    billable_amount: Decimal | None
+    currency: str | None
+    tags: tuple[str, ...] = ()
+    tag_ids: tuple[int, ...] = ()
+    updated_at: datetime | None = None
+    hourly_rate: Decimal | None = None
+    project_name: str | None = None
+    client_name: str | None = None
+    task_name: str | None = None
+    user_name: str | None = None
+    user_email: str | None = None

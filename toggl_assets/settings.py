@@ -1,0 +1,103 @@
+"""Configuration from environment variables (and an optional ``.env`` file), validated in one place.
+
+Every variable is documented in README.md and ``.env.example``. Values that are secrets (the API token,
+database URLs) are read by Dagster through ``dg.EnvVar`` at run time; this module only validates the
+non-secret ones that shape definitions (partitions, schedule) and the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_URL = "https://api.track.toggl.com"
+DEFAULT_START_DATE = "2020-01-01"
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable, never a secret value."""
+
+
+def load_dotenv_file(path: Path | None = None) -> None:
+    """Load ``.env`` from the working directory (or ``path``) without overriding variables already set."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path or Path.cwd() / ".env", override=False)
+
+
+def parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def parse_timezone(value: str, name: str = "TOGGL_TIMEZONE") -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
+    return value
+
+
+def parse_weekday(value: str, name: str = "TOGGL_WEEK_START") -> int:
+    """Return the weekday as Toggl's ``beginning_of_week`` number: 0 = Sunday, 1 = Monday, ... 6 = Saturday."""
+    cleaned = value.strip().lower()
+    if cleaned.isdigit() and int(cleaned) < 7:
+        return int(cleaned)
+    if cleaned in WEEKDAYS:
+        return WEEKDAYS.index(cleaned)
+    raise ConfigError(f"{name} must be a weekday name such as monday (or 0-6, 0 = Sunday), got {value!r}")
+
+
+def validate_schema_name(value: str, name: str) -> str:
+    if not _SCHEMA_NAME.match(value):
+        raise ConfigError(f"{name} must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got {value!r}")
+    return value
+
+
+def _int_in_range(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The non-secret settings that shape definitions and the CLI."""
+
+    timezone: str = "UTC"
+    start_date: date = date.fromisoformat(DEFAULT_START_DATE)
+    week_start: int = 1  # Toggl's beginning_of_week: 0 = Sunday, 1 = Monday
+    trailing_days: int = 7
+    raw_schema: str = "raw"
+    analytics_schema: str = "analytics"
+    schedule_hour: int = 2
+    home: Path = Path(".toggl_assets")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        get = lambda name, default: (env.get(name) or "").strip() or default  # noqa: E731
+        return cls(
+            timezone=parse_timezone(get("TOGGL_TIMEZONE", "UTC")),
+            start_date=parse_date(get("TOGGL_START_DATE", DEFAULT_START_DATE), "TOGGL_START_DATE"),
+            week_start=parse_weekday(get("TOGGL_WEEK_START", "monday")),
+            trailing_days=_int_in_range(get("TOGGL_SYNC_TRAILING_DAYS", "7"), "TOGGL_SYNC_TRAILING_DAYS", 1, 366),
+            raw_schema=validate_schema_name(get("TOGGL_RAW_SCHEMA", "raw"), "TOGGL_RAW_SCHEMA"),
+            analytics_schema=validate_schema_name(
+                get("TOGGL_ANALYTICS_SCHEMA", "analytics"), "TOGGL_ANALYTICS_SCHEMA"
+            ),
+            schedule_hour=_int_in_range(get("TOGGL_SCHEDULE_HOUR", "2"), "TOGGL_SCHEDULE_HOUR", 0, 23),
+            home=Path(get("TOGGL_ASSETS_HOME", ".toggl_assets")).expanduser().resolve(),
+        )
