@@ -48,3 +48,16 @@ def warehouse_url(fresh_database: str) -> str:
 def warehouse(warehouse_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(warehouse_url) as conn:
         yield conn
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run tests marked slow (CI=true does too)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow") or os.environ.get("CI", "").lower() == "true":
+        return
+    skip = pytest.mark.skip(reason="slow: run with ./run test --slow (CI runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
