@@ -72,6 +72,25 @@ def _int_in_range(value: str, name: str, low: int, high: int) -> int:
     return number
 
 
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+def _boolean(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The non-secret settings that shape definitions and the CLI."""
@@ -84,6 +103,10 @@ class Settings:
     analytics_schema: str = "analytics"
     schedule_hour: int = 2
     home: Path = Path(".toggl_assets")
+    schedule_enabled: bool = False
+    requests_per_second: float = 1.0
+    max_quota_wait_seconds: float = 900.0
+    page_size: int = 10_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -100,4 +123,10 @@ class Settings:
             ),
             schedule_hour=_int_in_range(get("TOGGL_SCHEDULE_HOUR", "2"), "TOGGL_SCHEDULE_HOUR", 0, 23),
             home=Path(get("TOGGL_ASSETS_HOME", ".toggl_assets")).expanduser().resolve(),
+            schedule_enabled=_boolean(get("TOGGL_SCHEDULE_ENABLED", "false"), "TOGGL_SCHEDULE_ENABLED"),
+            requests_per_second=_number(get("TOGGL_REQUESTS_PER_SECOND", "1"), "TOGGL_REQUESTS_PER_SECOND"),
+            max_quota_wait_seconds=_number(
+                get("TOGGL_MAX_QUOTA_WAIT_SECONDS", "900"), "TOGGL_MAX_QUOTA_WAIT_SECONDS"
+            ),
+            page_size=_int_in_range(get("TOGGL_PAGE_SIZE", "10000"), "TOGGL_PAGE_SIZE", 1, 1_000_000),
         )

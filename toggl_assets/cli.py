@@ -1,0 +1,363 @@
+"""The ``toggl-assets`` command: dev, sync, demo, simulator and weekly-report.
+
+Expected failures (missing token, bad dates, unreachable database, refused token) print one line starting
+with ``error:`` and exit with status 2 (bad input) or 1 (a run that failed); no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from toggl_assets.settings import ConfigError, Settings, load_dotenv_file, parse_date
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------------------------- environment
+
+
+def prepare_instance(settings: Settings) -> None:
+    """Point Dagster and the warehouse at their databases (starting the embedded server if needed)."""
+    from toggl_assets.local_postgres import export_database_urls
+    from toggl_assets.warehouse.db import WarehouseError, connect
+
+    try:
+        urls = export_database_urls(settings.home)
+    except Exception as error:  # the embedded server could not start: say where its log is
+        raise CliError(
+            f"could not start the embedded PostgreSQL server under {settings.home}: {type(error).__name__} "
+            f"(see {settings.home / 'pgdata' / 'log'})"
+        ) from None
+    for name, url in (("TOGGL_WAREHOUSE_URL", urls.warehouse_url), ("DAGSTER_PG_URL", urls.dagster_url)):
+        try:
+            connect(url).close()
+        except WarehouseError as error:
+            raise CliError(f"{name}: {error}") from None
+    if not os.environ.get("DAGSTER_HOME"):
+        dagster_home = settings.home / "dagster_home"
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        source = PROJECT_ROOT / "dagster.yaml"
+        if not source.exists():
+            raise CliError(f"dagster.yaml not found at {source}; set DAGSTER_HOME to a folder that has one")
+        shutil.copyfile(source, dagster_home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(dagster_home)
+
+
+def require_token() -> None:
+    if not os.environ.get("TOGGL_API_TOKEN", "").strip():
+        raise CliError(
+            "TOGGL_API_TOKEN is not set: copy your API token from https://track.toggl.com/profile "
+            "into .env or the environment (see .env.example)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------- sync
+
+
+@dataclass
+class SyncSummary:
+    runs: list[str] = field(default_factory=list)
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    api_requests: int = 0
+    quota_remaining: int | None = None
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"Synced in {self.seconds:.1f} s with {self.api_requests} Toggl API requests"
+               + (f" ({self.quota_remaining} left this hour)" if self.quota_remaining is not None else "")]
+        for asset, counts in self.rows.items():
+            shown = ", ".join(f"{key} {value}" for key, value in counts.items())
+            out.append(f"  {asset:<22} {shown}")
+        return out
+
+
+def _collect(result: Any, summary: SyncSummary) -> None:
+    summary.runs.append(result.run_id)
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        asset = materialization.asset_key.to_user_string()
+        counts = {
+            key.removeprefix("rows_"): int(value)
+            for key, value in metadata.items()
+            if key.startswith("rows_") and key != "rows_total"
+        }
+        if "dagster/row_count" in metadata:
+            counts["rows"] = int(metadata["dagster/row_count"])
+        summary.rows[asset] = counts
+        summary.api_requests += int(metadata.get("api_requests", 0))
+        if metadata.get("api_quota_remaining") is not None:
+            summary.quota_remaining = int(metadata["api_quota_remaining"])
+
+
+def _failure_message(result: Any) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            message = (error.message or "").strip().splitlines()
+            return message[-1] if message else "step failed"
+    return "the run failed"
+
+
+def _week_keys(partitions: Any, start: date, end: date) -> tuple[str, str] | None:
+    """First and last weekly partition keys whose weeks overlap [start, end]."""
+    keys = partitions.weekly.get_partition_keys()
+    covering = [key for key in keys if date.fromisoformat(key) <= end and date.fromisoformat(key) + timedelta(6) >= start]
+    return (covering[0], covering[-1]) if covering else None
+
+
+def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "INFO") -> SyncSummary:
+    """Materialize the metadata and the entry partitions [start, end] in one run, then the weekly summaries."""
+    import dagster as dg
+
+    from toggl_assets.defs.partitions import build_partitions
+    from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
+    from toggl_assets.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    partitions = build_partitions(settings)
+    summary = SyncSummary()
+    started = time.monotonic()
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(SYNC_JOB).execute_in_process(
+            instance=instance,
+            run_config=run_config,
+            tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat(), "toggl/source": "cli-sync"},
+            raise_on_error=False,
+        )
+        _collect(result, summary)
+        if not result.success:
+            raise CliError(f"sync failed (run {result.run_id}): {_failure_message(result)}", code=1)
+        weeks = _week_keys(partitions, start, end)
+        if weeks:
+            result = defs.resolve_job_def(WEEKLY_JOB).execute_in_process(
+                instance=instance,
+                run_config=run_config,
+                tags={RANGE_START: weeks[0], RANGE_END: weeks[1], "toggl/source": "cli-sync"},
+                raise_on_error=False,
+            )
+            _collect(result, summary)
+            if not result.success:
+                raise CliError(f"weekly summary failed (run {result.run_id}): {_failure_message(result)}", code=1)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def validate_range(settings: Settings, start: date, end: date) -> None:
+    today = date.today()
+    if start > end:
+        raise CliError(f"--start {start} is after --end {end}")
+    if start < settings.start_date:
+        raise CliError(f"--start {start} is before TOGGL_START_DATE ({settings.start_date}), the first partition")
+    if end > today + timedelta(days=1):
+        raise CliError(f"--end {end} is in the future (today is {today})")
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    start = parse_date(args.start, "--start")
+    end = parse_date(args.end, "--end")
+    validate_range(settings, start, end)
+    require_token()
+    prepare_instance(settings)
+    print(f"Syncing Toggl {start} .. {end} ({settings.timezone}) ...", flush=True)
+    summary = run_sync(settings, start, end, log_level="INFO" if not args.quiet else "WARNING")
+    print("\n".join(summary.lines()))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- weekly report
+
+
+def cmd_weekly_report(args: argparse.Namespace, settings: Settings) -> int:
+    from toggl_assets.local_postgres import resolve_database_urls
+    from toggl_assets.warehouse.db import WarehouseError, connect
+    from toggl_assets.warehouse.weekly import format_weekly_report_table, weekly_report
+
+    since = parse_date(args.since, "--since")
+    url = resolve_database_urls(settings.home).warehouse_url
+    try:
+        with connect(url) as conn:
+            report = weekly_report(
+                conn,
+                since,
+                settings.timezone,
+                grouping=args.grouping,
+                calculate=args.calculate,
+                raw_schema=settings.raw_schema,
+            )
+    except WarehouseError as error:
+        raise CliError(f"TOGGL_WAREHOUSE_URL: {error}") from None
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_weekly_report_table(report, since, args.calculate))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- dev
+
+
+def _dagster_dev(host: str, port: int) -> int:
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port),
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+    ]
+    if not (PROJECT_ROOT / "workspace.yaml").exists():
+        command[-2:] = ["-m", "toggl_assets.definitions"]
+    print(f"Dagster UI: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+    process = subprocess.Popen(command, env=os.environ.copy())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return 130
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    prepare_instance(settings)
+    if not os.environ.get("TOGGL_API_TOKEN", "").strip():
+        print("note: TOGGL_API_TOKEN is not set; the UI works, but runs that call Toggl will fail", flush=True)
+    return _dagster_dev(args.host, args.port)
+
+
+# ---------------------------------------------------------------------------------------------- demo
+
+
+DEMO_WEEKS = 12
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+
+    end = date.today() - timedelta(days=1)
+    start = end - timedelta(weeks=DEMO_WEEKS) + timedelta(days=1)
+    spec = WorkspaceSpec(
+        seed=args.seed, users=args.users, clients=4, projects=10, tags=8, tasks=20,
+        entries=args.entries, start=start, end=end, plan="premium", edge_cases=True,
+    )
+    # The demo keeps its own warehouse and Dagster storage, apart from your real data.
+    home = settings.home / "demo"
+    for name in ("TOGGL_WAREHOUSE_URL", "DAGSTER_PG_URL", "DAGSTER_HOME"):
+        os.environ.pop(name, None)
+    print(f"Generating a demo workspace: {args.users} users, {args.entries} entries, {start} .. {end}", flush=True)
+    with Simulator(SimulatorConfig(spec=spec)) as simulator:
+        os.environ.update(
+            TOGGL_API_URL=simulator.url,
+            TOGGL_API_TOKEN=simulator.api_token,
+            TOGGL_WORKSPACE_ID=str(simulator.workspace_id),
+            TOGGL_START_DATE=start.isoformat(),
+            TOGGL_ASSETS_HOME=str(home),
+            TOGGL_REQUESTS_PER_SECOND="0",  # the local simulator has no rate limit
+        )
+        demo_settings = Settings.from_env()
+        prepare_instance(demo_settings)
+        summary = run_sync(demo_settings, start, end, log_level="WARNING" if args.quiet else "INFO")
+        print("\n".join(summary.lines()))
+        newest_week = end - timedelta(days=(end.weekday() - (demo_settings.week_start - 1)) % 7)
+        print(f"\nWeekly report for the week of {newest_week}:\n")
+        args_report = argparse.Namespace(since=newest_week.isoformat(), grouping="projects",
+                                         calculate="time", json=False)
+        cmd_weekly_report(args_report, demo_settings)
+        if args.ui:
+            return _dagster_dev(args.host, args.port)
+    print("\nOpen the Dagster UI on the same data (with the simulator kept running):  ./run demo --ui")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toggl-assets",
+        description="Keep a PostgreSQL copy of a Toggl Track workspace with Dagster, and report from it.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="Dagster UI and daemon on the embedded or configured PostgreSQL")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(handler=cmd_dev)
+
+    sync = commands.add_parser("sync", help="sync a date range headless (metadata, entries, weekly summaries)")
+    sync.add_argument("--start", required=True, help="first day, YYYY-MM-DD (in TOGGL_TIMEZONE)")
+    sync.add_argument("--end", required=True, help="last day, YYYY-MM-DD, inclusive")
+    sync.add_argument("--quiet", action="store_true", help="print only warnings and the summary")
+    sync.set_defaults(handler=cmd_sync)
+
+    demo = commands.add_parser("demo", help="the whole pipeline on the bundled Toggl simulator")
+    demo.add_argument("--users", type=int, default=5)
+    demo.add_argument("--entries", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--ui", action="store_true", help="then serve the Dagster UI on the demo data")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=3000)
+    demo.set_defaults(handler=cmd_demo)
+
+    commands.add_parser("simulator", help="serve the Toggl simulator (see: toggl-assets simulator --help)",
+                        add_help=False)
+
+    report = commands.add_parser("weekly-report", help="Toggl's weekly report (Reports API v2 format) from the warehouse")
+    report.add_argument("--since", required=True, help="first of the 7 days, YYYY-MM-DD")
+    report.add_argument("--grouping", choices=("projects", "users"), default="projects")
+    report.add_argument("--calculate", choices=("time", "earnings"), default="time")
+    report.add_argument("--json", action="store_true", help="print the JSON of Toggl's weekly report")
+    report.set_defaults(handler=cmd_weekly_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "simulator":
+        from toggl_assets.simulator.cli import main as simulator_main
+
+        return simulator_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    from toggl_assets.toggl import TogglError
+    from toggl_assets.warehouse.db import WarehouseError
+
+    try:
+        load_dotenv_file()
+        settings = Settings.from_env()
+        return args.handler(args, settings)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.code
+    except (ConfigError, WarehouseError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except TogglError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Resources: Toggl (Basic auth over HTTP) and the PostgreSQL warehouse. Secrets arrive only via ``dg.EnvVar``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+from pydantic import Field, PrivateAttr
+
+from toggl_assets.settings import DEFAULT_API_URL, Settings
+from toggl_assets.toggl import TogglClient
+from toggl_assets.warehouse.db import connect
+from toggl_assets.warehouse.migrations import migrate
+
+
+class TogglResource(dg.ConfigurableResource):
+    """Toggl Track API access: Basic auth with the API token, pacing, quota handling, retries, pagination."""
+
+    api_token: str = Field(description="Toggl API token (set TOGGL_API_TOKEN; never stored in run config).")
+    api_url: str = Field(default=DEFAULT_API_URL, description="Base URL of the Toggl API (TOGGL_API_URL).")
+    workspace_id: int | None = Field(
+        default=None, description="Workspace to sync (TOGGL_WORKSPACE_ID); default: the token user's default."
+    )
+    requests_per_second: float = Field(default=1.0, description="Pace of API requests; 0 disables pacing.")
+    max_quota_wait_seconds: float = Field(
+        default=900.0, description="Wait for a spent hourly quota to reset if that is at most this long."
+    )
+    page_size: int = Field(default=10_000, description="Requested page size of the detailed report.")
+
+    @contextmanager
+    def client(self, logger: logging.Logger | None = None) -> Iterator[TogglClient]:
+        """One client (one ``requests.Session``) per step; its ``stats`` count what the step sent."""
+        with TogglClient(
+            self.api_token,
+            self.api_url,
+            self.workspace_id,
+            requests_per_second=self.requests_per_second,
+            max_quota_wait_seconds=self.max_quota_wait_seconds,
+            page_size=self.page_size,
+            logger=logger,
+        ) as client:
+            yield client
+
+
+_MIGRATED: set[tuple[str, str, str]] = set()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The PostgreSQL warehouse. An empty ``url`` means the embedded server under ``TOGGL_ASSETS_HOME``."""
+
+    url: str = Field(default="", description="PostgreSQL URL (TOGGL_WAREHOUSE_URL); empty = embedded server.")
+    raw_schema: str = "raw"
+    analytics_schema: str = "analytics"
+    home: str = ".toggl_assets"
+    _resolved_url: str | None = PrivateAttr(default=None)
+
+    def _url(self) -> str:
+        if self._resolved_url is None:
+            if self.url:
+                self._resolved_url = self.url
+            else:
+                from toggl_assets.local_postgres import resolve_database_urls
+
+                env = {key: value for key, value in os.environ.items() if key != "TOGGL_WAREHOUSE_URL"}
+                self._resolved_url = resolve_database_urls(Path(self.home), env).warehouse_url
+        return self._resolved_url
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection with the schema migrated (once per process); callers own the transactions."""
+        url = self._url()
+        with connect(url) as conn:
+            key = (url, self.raw_schema, self.analytics_schema)
+            if key not in _MIGRATED:
+                migrate(conn, raw_schema=self.raw_schema, analytics_schema=self.analytics_schema)
+                conn.commit()
+                _MIGRATED.add(key)
+            yield conn
+
+
+def _env_or_default(name: str, default: object) -> object:
+    """``dg.EnvVar`` when the variable is set (so its value never enters run config), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    workspace = os.environ.get("TOGGL_WORKSPACE_ID", "").strip()
+    return {
+        "toggl": TogglResource(
+            api_token=dg.EnvVar("TOGGL_API_TOKEN"),
+            api_url=_env_or_default("TOGGL_API_URL", DEFAULT_API_URL),
+            workspace_id=dg.EnvVar.int("TOGGL_WORKSPACE_ID") if workspace else None,
+            requests_per_second=settings.requests_per_second,
+            max_quota_wait_seconds=settings.max_quota_wait_seconds,
+            page_size=settings.page_size,
+        ),
+        "warehouse": WarehouseResource(
+            url=_env_or_default("TOGGL_WAREHOUSE_URL", ""),
+            raw_schema=settings.raw_schema,
+            analytics_schema=settings.analytics_schema,
+            home=str(settings.home),
+        ),
+    }

@@ -1,0 +1,46 @@
+"""Time formatting exactly as the real API does it (toggl-api.md §2, §5): the format differs per endpoint."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+
+
+def plus00(ts: int) -> str:
+    """Reads of time entries, clients, projects: ``2024-12-16T17:05:25+00:00``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts))
+
+
+def zulu(ts: int) -> str:
+    """POST/PUT/PATCH echoes of time entries: ``2024-12-16T02:18:20Z`` (no fraction)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def micro_zulu(us: int) -> str:
+    """``at`` of time entries, tags, /me: ``2024-11-08T19:11:14.332795Z``."""
+    secs, frac = divmod(us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:06d}Z"
+
+
+def in_zone(ts: int, tz: ZoneInfo) -> str:
+    """Reports v3 ``start``/``stop``/``at_tz``: the user's offset, e.g. ``2024-07-30T11:13:46+03:00``."""
+    return datetime.fromtimestamp(ts, tz).isoformat()
+
+
+def day_start(d: date, tz: ZoneInfo | timezone = UTC) -> int:
+    """Unix seconds of 00:00 of ``d`` in ``tz``."""
+    return int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp())
+
+
+def parse_instant(value: str, tz: ZoneInfo | timezone = UTC) -> tuple[int, bool]:
+    """Parse ``YYYY-MM-DD`` or RFC3339; returns (unix seconds, was_date_only). Raises ValueError."""
+    value = value.strip()
+    if len(value) == 10:
+        return day_start(date.fromisoformat(value), tz), True
+    dt = datetime.fromisoformat(value.replace("z", "Z"))
+    if dt.tzinfo is None:
+        raise ValueError("timestamp without offset")
+    return int(dt.timestamp()), False

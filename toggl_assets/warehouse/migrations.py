@@ -1,0 +1,210 @@
+"""Versioned, idempotent schema migrations for the warehouse.
+
+Applied versions are recorded in ``<raw_schema>.schema_migrations``. Every run holds a transaction-level
+advisory lock, so two processes starting against an empty database at the same time do not race: the
+second waits, then sees the versions the first recorded and applies nothing.
+
+Column names and types of ``toggl_clients``, ``toggl_projects``, ``toggl_tags`` and ``toggl_entries``
+follow the project's table specification exactly; extra columns are additions, never renames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from toggl_assets.settings import validate_schema_name
+
+# Arbitrary constant (ASCII "tgmigr") shared by every process that migrates this warehouse.
+MIGRATION_LOCK_KEY = 0x74676D696772
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: Callable[[sql.Identifier, sql.Identifier], list[sql.Composable]]
+
+
+def _initial_tables(raw: sql.Identifier, analytics: sql.Identifier) -> list[sql.Composable]:
+    # FKs are DEFERRABLE INITIALLY IMMEDIATE: checked per statement by default (clear errors), but a caller
+    # may SET CONSTRAINTS ALL DEFERRED to load in any order within one transaction.
+    fk = "DEFERRABLE INITIALLY IMMEDIATE"
+    statements = [
+        """CREATE TABLE {raw}.toggl_clients (
+            id BIGINT PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            is_archived BOOLEAN,
+            created_at TIMESTAMPTZ NOT NULL,
+            synced_at TIMESTAMPTZ,
+            notes TEXT,
+            updated_at TIMESTAMPTZ,
+            is_placeholder BOOLEAN NOT NULL DEFAULT false
+        )""",
+        f"""CREATE TABLE {{raw}}.toggl_projects (
+            id BIGINT PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            client_id BIGINT REFERENCES {{raw}}.toggl_clients (id) {fk},
+            name TEXT NOT NULL,
+            color TEXT,
+            is_private BOOLEAN,
+            is_active BOOLEAN,
+            is_billable BOOLEAN,
+            created_at TIMESTAMPTZ NOT NULL,
+            archived_at TIMESTAMPTZ,
+            synced_at TIMESTAMPTZ,
+            status TEXT,
+            rate NUMERIC(14, 2),
+            currency TEXT,
+            server_deleted_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ,
+            is_placeholder BOOLEAN NOT NULL DEFAULT false
+        )""",
+        "CREATE INDEX ON {raw}.toggl_projects (client_id)",
+        """CREATE TABLE {raw}.toggl_tags (
+            id BIGINT PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            synced_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ,
+            is_placeholder BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE {raw}.toggl_users (
+            id BIGINT PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            name TEXT,
+            email TEXT,
+            is_active BOOLEAN,
+            is_admin BOOLEAN,
+            rate NUMERIC(14, 2),
+            timezone TEXT,
+            updated_at TIMESTAMPTZ,
+            synced_at TIMESTAMPTZ,
+            is_placeholder BOOLEAN NOT NULL DEFAULT false
+        )""",
+        f"""CREATE TABLE {{raw}}.toggl_tasks (
+            id BIGINT PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            project_id BIGINT REFERENCES {{raw}}.toggl_projects (id) {fk},
+            user_id BIGINT,
+            is_active BOOLEAN,
+            estimated_seconds BIGINT,
+            tracked_ms BIGINT,
+            rate NUMERIC(14, 2),
+            updated_at TIMESTAMPTZ,
+            synced_at TIMESTAMPTZ,
+            is_placeholder BOOLEAN NOT NULL DEFAULT false
+        )""",
+        "CREATE INDEX ON {raw}.toggl_tasks (project_id)",
+        f"""CREATE TABLE {{raw}}.toggl_entries (
+            id BIGINT PRIMARY KEY,
+            workspace_id BIGINT NOT NULL,
+            project_id BIGINT REFERENCES {{raw}}.toggl_projects (id) {fk},
+            task_id BIGINT REFERENCES {{raw}}.toggl_tasks (id) {fk},
+            user_id BIGINT REFERENCES {{raw}}.toggl_users (id) {fk},
+            description TEXT,
+            start TIMESTAMPTZ NOT NULL,
+            "end" TIMESTAMPTZ,
+            duration_ms BIGINT,
+            is_billable BOOLEAN,
+            billable_amount NUMERIC(14, 2),
+            currency TEXT,
+            tags TEXT[],
+            updated_at TIMESTAMPTZ,
+            synced_at TIMESTAMPTZ,
+            tag_ids BIGINT[],
+            hourly_rate NUMERIC(14, 2)
+        )""",
+        "CREATE INDEX ON {raw}.toggl_entries (start)",
+        # The FK columns are indexed so deleting unreferenced metadata rows does not scan all entries.
+        "CREATE INDEX ON {raw}.toggl_entries (project_id)",
+        "CREATE INDEX ON {raw}.toggl_entries (task_id)",
+        "CREATE INDEX ON {raw}.toggl_entries (user_id)",
+        "CREATE INDEX ON {raw}.toggl_entries USING gin (tag_ids)",
+    ]
+    return [sql.SQL(s).format(raw=raw, analytics=analytics) for s in statements]
+
+
+def _weekly_summary(raw: sql.Identifier, analytics: sql.Identifier) -> list[sql.Composable]:
+    days = ",\n".join(f"day{i}_ms BIGINT" for i in range(1, 8))
+    day_earnings = ",\n".join(f"day{i}_earnings NUMERIC(14, 2)" for i in range(1, 8))
+    statement = f"""CREATE TABLE {{analytics}}.toggl_weekly_summary (
+            week_start DATE NOT NULL,
+            timezone TEXT NOT NULL,
+            project_id BIGINT,
+            project_name TEXT,
+            client_name TEXT,
+            user_id BIGINT,
+            user_name TEXT,
+            currency TEXT,
+            {days},
+            total_ms BIGINT,
+            billable_ms BIGINT,
+            earnings NUMERIC(14, 2),
+            {day_earnings},
+            refreshed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            -- project, user and currency may be NULL (no project / no currency): NULLs compare equal here.
+            UNIQUE NULLS NOT DISTINCT (week_start, project_id, user_id, currency)
+        )"""
+    return [sql.SQL(statement).format(raw=raw, analytics=analytics)]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "raw toggl tables", _initial_tables),
+    Migration(2, "analytics weekly summary", _weekly_summary),
+)
+
+
+def migrate(
+    conn: psycopg.Connection, raw_schema: str = "raw", analytics_schema: str = "analytics"
+) -> list[int]:
+    """Bring the warehouse up to date; return the versions applied now (empty when already up to date).
+
+    Runs in its own transaction, committed on success, unless the caller already has one open (then it uses
+    a savepoint and the caller commits).
+    """
+    raw = sql.Identifier(validate_schema_name(raw_schema, "raw_schema"))
+    analytics = sql.Identifier(validate_schema_name(analytics_schema, "analytics_schema"))
+    applied: list[int] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(raw))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(analytics))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.schema_migrations ("
+                "version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            ).format(raw)
+        )
+        done = {
+            row[0] for row in conn.execute(sql.SQL("SELECT version FROM {}.schema_migrations").format(raw))
+        }
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            for statement in migration.statements(raw, analytics):
+                conn.execute(statement)
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.schema_migrations (version, name, applied_at) VALUES (%s, %s, now())"
+                ).format(raw),
+                (migration.version, migration.name),
+            )
+            applied.append(migration.version)
+    return applied
+
+
+def applied_versions(conn: psycopg.Connection, raw_schema: str = "raw") -> list[int]:
+    """Versions recorded in ``schema_migrations`` (empty if the warehouse was never migrated)."""
+    raw = validate_schema_name(raw_schema, "raw_schema")
+    exists = conn.execute("SELECT to_regclass(%s)", (f"{raw}.schema_migrations",)).fetchone()
+    if not exists or exists[0] is None:
+        return []
+    query = sql.SQL("SELECT version FROM {}.schema_migrations ORDER BY version").format(sql.Identifier(raw))
+    return [row[0] for row in conn.execute(query)]
