@@ -6,7 +6,6 @@ window in one short transaction: new entries inserted, changed ones updated, van
 windows untouched. A failed run leaves the warehouse as it was; running it again heals.
 """
 
-from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 

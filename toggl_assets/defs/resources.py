@@ -31,6 +31,7 @@ class TogglResource(dg.ConfigurableResource):
         default=900.0, description="Wait for a spent hourly quota to reset if that is at most this long."
     )
     page_size: int = Field(default=10_000, description="Requested page size of the detailed report.")
+    max_retries: int = Field(default=6, description="Retries of a failed request (5xx, 429, network) per request.")
 
     @contextmanager
     def client(self, logger: logging.Logger | None = None) -> Iterator[TogglClient]:
@@ -42,6 +43,7 @@ class TogglResource(dg.ConfigurableResource):
             requests_per_second=self.requests_per_second,
             max_quota_wait_seconds=self.max_quota_wait_seconds,
             page_size=self.page_size,
+            max_retries=self.max_retries,
             logger=logger,
         ) as client:
             yield client
@@ -72,13 +74,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """A connection with the schema migrated (once per process); callers own the transactions."""
+        """An autocommit connection with the schema migrated (once per process).
+
+        Callers open ``conn.transaction()`` around each write, so a transaction lasts as long as the write,
+        not as long as the API calls before it (staging COPYs commit on their own into a temp table).
+        """
         url = self._url()
-        with connect(url) as conn:
+        with connect(url, autocommit=True) as conn:
             key = (url, self.raw_schema, self.analytics_schema)
             if key not in _MIGRATED:
                 migrate(conn, raw_schema=self.raw_schema, analytics_schema=self.analytics_schema)
-                conn.commit()
                 _MIGRATED.add(key)
             yield conn
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -22,13 +23,11 @@ def build_jobs(partitions: TogglPartitions) -> tuple[dg.UnresolvedAssetJobDefini
     sync = dg.define_asset_job(
         SYNC_JOB,
         selection=dg.AssetSelection.assets(*METADATA_ASSET_NAMES, ENTRIES),
-        partitions_def=partitions.daily,
         description="Refresh the metadata, then replace the entries of a day or a range of days.",
     )
     weekly = dg.define_asset_job(
         WEEKLY_JOB,
         selection=dg.AssetSelection.assets(WEEKLY),
-        partitions_def=partitions.weekly,
         description="Recompute weekly summaries from the warehouse.",
     )
     return sync, weekly
@@ -54,10 +53,12 @@ def build_daily_schedule(settings: Settings, sync_job: dg.UnresolvedAssetJobDefi
             f"{settings.trailing_days} days that end with yesterday (entries are often edited late), in one run."
         ),
     )
-    def toggl_daily_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def toggl_daily_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         now = context.scheduled_execution_time or datetime.now()
         start, end = trailing_range(now, settings.trailing_days)
         start = max(start, settings.start_date.isoformat())
+        if end < start:
+            return dg.SkipReason(f"TOGGL_START_DATE {settings.start_date} is after yesterday")
         return dg.RunRequest(run_key=f"daily-{end}", tags={RANGE_START: start, RANGE_END: end})
 
     return toggl_daily_sync

@@ -1,6 +1,5 @@
 """The weekly summary: Toggl's weekly report numbers computed inside PostgreSQL from ``raw.toggl_entries``."""
 
-from __future__ import annotations
 
 import base64
 import io

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 from zoneinfo import ZoneInfo
-
-UTC = timezone.utc
 
 
 def plus00(ts: int) -> str:

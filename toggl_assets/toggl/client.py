@@ -1,7 +1,7 @@
 """HTTP client for the Toggl Track v9 and Reports v3 APIs, with pacing, quota handling and bounded retries.
 
 It knows nothing about PostgreSQL or Dagster: it turns Toggl answers into :mod:`toggl_assets.records`.
-See /work/shared/reference/toggl-api.md (§4 quotas, §6 pitfalls) for why it behaves as it does.
+See the API reference notes (toggl-api.md: §4 quotas, §6 pitfalls) for why it behaves as it does.
 """
 
 from __future__ import annotations
@@ -362,7 +362,7 @@ class TogglClient:
                 # Only the class name and redacted text; the exception itself is never chained.
                 problem = f"{type(exc).__name__}: {self._redact(str(exc))[:300]}"
             else:
-                self._note_quota(resp.headers)
+                remaining, resets_in = self._note_quota(resp.headers)
                 status = resp.status_code
                 if 200 <= status < 300:
                     try:
@@ -370,11 +370,11 @@ class TogglClient:
                     except ValueError:
                         problem = f"HTTP {status} with a body that is not valid JSON (truncated or malformed)"
                     else:
-                        self._block_if_quota_spent()
+                        self._block_if_quota_spent(remaining, resets_in)
                         return body, resp.headers
                 elif status == 402 and self._is_quota_402(resp.headers):
                     quota_402s += 1
-                    wait = (self.stats.quota_resets_in or DEFAULT_QUOTA_RESET) + 1.0
+                    wait = (resets_in if resets_in is not None else DEFAULT_QUOTA_RESET) + 1.0
                     if wait > self.max_quota_wait_seconds or quota_402s > MAX_QUOTA_WAITS_PER_REQUEST:
                         raise TogglQuotaError(
                             endpoint=endpoint, requests_used=self.stats.total, resets_in=wait
@@ -425,15 +425,15 @@ class TogglClient:
             return ""
         return self._redact(parsing.error_message(content))
 
-    def _note_quota(self, headers: Mapping[str, str]) -> None:
+    def _note_quota(self, headers: Mapping[str, str]) -> tuple[int | None, float | None]:
+        """Record this answer's quota headers (stats keep the last seen values) and return them."""
         remaining = _header_int(headers, QUOTA_REMAINING)
         resets_in = _header_number(headers, QUOTA_RESETS_IN)
         if remaining is not None:
             self.stats.quota_remaining = remaining
         if resets_in is not None:
             self.stats.quota_resets_in = resets_in
-        elif remaining is not None:
-            self.stats.quota_resets_in = None
+        return remaining, resets_in
 
     @staticmethod
     def _is_quota_402(headers: Mapping[str, str]) -> bool:
@@ -444,11 +444,10 @@ class TogglClient:
         remaining = _header_int(headers, QUOTA_REMAINING)
         return remaining is None or remaining <= 0
 
-    def _block_if_quota_spent(self) -> None:
-        """After a success that used the last request of the window, the next request must wait the reset."""
-        remaining = self.stats.quota_remaining
+    def _block_if_quota_spent(self, remaining: int | None, resets_in: float | None) -> None:
+        """After a success that used the window's last request, the next request waits for the reset."""
         if remaining is not None and remaining <= 0:
-            wait = (self.stats.quota_resets_in or DEFAULT_QUOTA_RESET) + 1.0
+            wait = (resets_in if resets_in is not None else DEFAULT_QUOTA_RESET) + 1.0
             self._quota_blocked_until = time.monotonic() + wait
 
     def _wait_for_quota(self, endpoint: str) -> None:

@@ -3,7 +3,8 @@
 Transactions belong to the caller: no function here commits or rolls back. Every write function first takes
 a transaction-level advisory lock (:data:`LOAD_LOCK_KEY`), so concurrent loads (two partitions of a backfill,
 a metadata sync next to an entry sync) run one after the other instead of deadlocking on each other's rows;
-the lock is released when the caller commits or rolls back. They therefore refuse an autocommit connection.
+the lock is released when the caller commits or rolls back. They therefore refuse an autocommit connection
+outside a ``conn.transaction()`` block.
 
 Text policy: PostgreSQL ``text`` cannot hold NUL characters, so NUL bytes are removed from every text field
 (descriptions, names, tags, ...). Everything else (unicode, emoji, quotes, commas, braces, very long text)
@@ -75,10 +76,13 @@ def _schema(schema: str) -> sql.Identifier:
 
 
 def _require_transaction(conn: psycopg.Connection) -> None:
-    # In autocommit mode the advisory lock would be released after each statement and a failure halfway
-    # through would leave a partial load behind.
-    if conn.autocommit:
-        raise WarehouseError("warehouse loads need a transaction: use a connection with autocommit=False")
+    # Outside a transaction block, autocommit would release the advisory lock after each statement and a
+    # failure halfway through would leave a partial load behind. An autocommit connection inside
+    # ``with conn.transaction():`` is fine.
+    if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        raise WarehouseError(
+            "warehouse loads need a transaction: use autocommit=False or wrap the call in conn.transaction()"
+        )
 
 
 def lock_for_load(conn: psycopg.Connection) -> None:

@@ -1,0 +1,363 @@
+"""Toggl's weekly report (Reports API v2 ``/weekly``), computed from the raw tables in SQL.
+
+One aggregation (:func:`build_weekly_aggregate_sql`) feeds both the stored summary table
+``<analytics>.toggl_weekly_summary`` and :func:`weekly_report`'s JSON, so the two cannot disagree.
+
+Rules:
+
+* An entry counts, in full, on the local day (in ``tz``) of its start: ``(start AT TIME ZONE tz)::date``.
+  The week is [since 00:00, since+7 00:00) in ``tz``, so a week containing a DST change still has 7 correct
+  calendar days (one of them 23 or 25 hours long).
+* Running entries (no duration yet) are excluded: their length changes every second and would make the
+  report (and the stored summary) differ on every run. They appear once stopped and synced.
+* Earnings of a billable entry: ``billable_amount`` (from the Reports API) if known, else
+  ``duration * hourly_rate``, else 0; non-billable entries earn 0. An entry's currency is its own, else
+  its project's. Entries with no currency at all count for time but appear in no earnings total.
+* A summary row is keyed by (week, project, user, currency): in practice a project/user pair has a single
+  currency in a week (the workspace's or the project's), so this is one row per project and user.
+* ``null`` means "no entries that day"; a day with entries worth nothing shows ``0`` (as Toggl does).
+  ``total_grand``/``total_billable`` are likewise ``null`` when there is nothing to add up.
+* ``week_totals`` in earnings mode is a list of per-currency objects shaped like the rows' ``totals``:
+  ``[{"currency": "EUR", "amount": [8 numbers|null]}]`` (Toggl's documentation does not show this case).
+* Order (reproduces Toggl's documented example): projects grouping lists projects that have a client
+  first, by client name, then projects without a client, by project name, then the "no project" row;
+  details by user name. Users grouping lists users by name; details by client name (no client after
+  clients), then project name, the "no project" detail last. Names compare case-insensitively; ids break ties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from toggl_assets.settings import parse_timezone, validate_schema_name
+
+DAYS = 7
+# Arbitrary constant (ASCII "tgweek"): concurrent refreshes of the summary run one after the other instead of
+# racing on the unique key when both delete an empty week and insert it.
+SUMMARY_LOCK_KEY = 0x7467_7765_656B
+GROUPINGS = ("projects", "users")
+CALCULATIONS = ("time", "earnings")
+_DAY_MS = [f"day{i}_ms" for i in range(1, DAYS + 1)]
+_DAY_EARNINGS = [f"day{i}_earnings" for i in range(1, DAYS + 1)]
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "project_id",
+    "project_name",
+    "client_name",
+    "user_id",
+    "user_name",
+    "currency",
+    *_DAY_MS,
+    "total_ms",
+    "billable_ms",
+    "earnings",
+    *_DAY_EARNINGS,
+)
+
+
+def build_weekly_aggregate_sql(raw_schema: str = "raw") -> sql.Composed:
+    """SELECT of :data:`SUMMARY_COLUMNS` for the 7 days from ``%(since)s`` (a date) in ``%(tz)s``."""
+    raw = sql.Identifier(validate_schema_name(raw_schema, "raw_schema"))
+    day_ms = sql.SQL(",\n").join(
+        sql.SQL("sum(e.duration_ms) FILTER (WHERE e.day = {}) AS {}").format(
+            sql.Literal(i), sql.Identifier(c)
+        )
+        for i, c in enumerate(_DAY_MS)
+    )
+    day_earnings = sql.SQL(",\n").join(
+        sql.SQL("sum(e.earnings) FILTER (WHERE e.day = {}) AS {}").format(sql.Literal(i), sql.Identifier(c))
+        for i, c in enumerate(_DAY_EARNINGS)
+    )
+    # The window bounds are plain expressions of the parameters so the index on start can be used.
+    return sql.SQL(
+        """WITH e AS (
+            SELECT en.project_id, en.user_id,
+                   coalesce(en.currency, p.currency) AS currency,
+                   (en.start AT TIME ZONE %(tz)s)::date - %(since)s::date AS day,
+                   en.duration_ms,
+                   coalesce(en.is_billable, false) AS billable,
+                   CASE WHEN en.is_billable
+                        THEN coalesce(en.billable_amount,
+                                      round(en.duration_ms * en.hourly_rate / 3600000.0, 2), 0)
+                        ELSE 0 END AS earnings
+            FROM {raw}.toggl_entries en
+            LEFT JOIN {raw}.toggl_projects p ON p.id = en.project_id
+            WHERE en.start >= (%(since)s::date::timestamp AT TIME ZONE %(tz)s)
+              AND en.start < ((%(since)s::date + 7)::timestamp AT TIME ZONE %(tz)s)
+              AND en.duration_ms IS NOT NULL
+        )
+        SELECT e.project_id, p.name AS project_name, c.name AS client_name,
+               e.user_id, u.name AS user_name, e.currency,
+               {day_ms},
+               sum(e.duration_ms) AS total_ms,
+               sum(e.duration_ms) FILTER (WHERE e.billable) AS billable_ms,
+               sum(e.earnings) AS earnings,
+               {day_earnings}
+        FROM e
+        LEFT JOIN {raw}.toggl_projects p ON p.id = e.project_id
+        LEFT JOIN {raw}.toggl_clients c ON c.id = p.client_id
+        LEFT JOIN {raw}.toggl_users u ON u.id = e.user_id
+        GROUP BY e.project_id, p.name, c.name, e.user_id, u.name, e.currency"""
+    ).format(raw=raw, day_ms=day_ms, day_earnings=day_earnings)
+
+
+def refresh_weekly_summary(
+    conn: psycopg.Connection,
+    week_start: date,
+    tz: str,
+    *,
+    raw_schema: str = "raw",
+    analytics_schema: str = "analytics",
+) -> int:
+    """Replace the summary rows of the week starting ``week_start`` (local to ``tz``); returns rows written.
+
+    Runs in the caller's transaction (nothing is committed), so readers see either the old or the new week.
+    Rows are keyed by ``week_start`` alone: the week's rows are replaced whatever time zone wrote them.
+    """
+    parse_timezone(tz, "tz")
+    analytics = sql.Identifier(validate_schema_name(analytics_schema, "analytics_schema"))
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in SUMMARY_COLUMNS)
+    params = {"since": week_start, "tz": tz}
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SUMMARY_LOCK_KEY,))
+    conn.execute(
+        sql.SQL("DELETE FROM {}.toggl_weekly_summary WHERE week_start = %(since)s").format(analytics), params
+    )
+    cur = conn.execute(
+        sql.SQL(
+            "INSERT INTO {a}.toggl_weekly_summary (week_start, timezone, {cols}, refreshed_at)"
+            " SELECT %(since)s::date, %(tz)s, {cols}, now() FROM ({agg}) agg"
+        ).format(a=analytics, cols=columns, agg=build_weekly_aggregate_sql(raw_schema)),
+        params,
+    )
+    return max(cur.rowcount, 0)
+
+
+def weekly_hours_by_project(
+    conn: psycopg.Connection, week_start: date, *, analytics_schema: str = "analytics"
+) -> list[tuple[str, int, float]]:
+    """(project name, day index 0-6, hours) of a stored summary week, summed over users and currencies;
+    days without time are omitted. Entries without a project are named ``(no project)``."""
+    analytics = sql.Identifier(validate_schema_name(analytics_schema, "analytics_schema"))
+    days = sql.SQL(", ").join(
+        sql.SQL("({}, {})").format(sql.Literal(i), sql.Identifier(c)) for i, c in enumerate(_DAY_MS)
+    )
+    query = sql.SQL(
+        """SELECT coalesce(s.project_name, '(no project)') AS project, d.day, sum(d.ms) / 3600000.0 AS hours
+        FROM {a}.toggl_weekly_summary s CROSS JOIN LATERAL (VALUES {days}) AS d(day, ms)
+        WHERE s.week_start = %s AND d.ms IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2"""
+    ).format(a=analytics, days=days)
+    return [(name, int(day), float(hours)) for name, day, hours in conn.execute(query, (week_start,))]
+
+
+@dataclass
+class _Line:
+    """Aggregated values of one (project, user) pair: time per day and earnings per currency and day."""
+
+    project_id: int | None
+    project_name: str | None
+    client_name: str | None
+    user_id: int | None
+    user_name: str | None
+    ms: list[int | None]
+    billable_ms: int | None
+    earnings: dict[str, list[Decimal | None]]
+
+
+def _add(a: list[Any], b: list[Any]) -> list[Any]:
+    """Element-wise sum where None means "nothing" (None + None stays None)."""
+    return [y if x is None else x if y is None else x + y for x, y in zip(a, b, strict=True)]
+
+
+def _add_currencies(target: dict[str, list[Any]], source: dict[str, list[Any]]) -> None:
+    for currency, amounts in source.items():
+        target[currency] = _add(target.get(currency, [None] * (DAYS + 1)), amounts)
+
+
+def _lines(rows: Iterable[dict[str, Any]]) -> list[_Line]:
+    lines: dict[tuple[int | None, int | None], _Line] = {}
+    for row in rows:
+        key = (row["project_id"], row["user_id"])
+        line = lines.get(key)
+        if line is None:
+            line = lines[key] = _Line(
+                row["project_id"], row["project_name"], row["client_name"], row["user_id"], row["user_name"],
+                [None] * (DAYS + 1), None, {},
+            )  # fmt: skip
+        line.ms = _add(line.ms, [row[c] for c in _DAY_MS] + [row["total_ms"]])
+        line.billable_ms = _add([line.billable_ms], [row["billable_ms"]])[0]
+        if row["currency"] is not None:
+            _add_currencies(
+                line.earnings, {row["currency"]: [row[c] for c in _DAY_EARNINGS] + [row["earnings"]]}
+            )
+    return list(lines.values())
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def _totals(ms: list[int | None], earnings: dict[str, list[Any]], calculate: str) -> list[Any]:
+    if calculate == "time":
+        return [None if v is None else int(v) for v in ms]
+    return [{"currency": c, "amount": [_money(v) for v in earnings[c]]} for c in sorted(earnings)]
+
+
+def _name_key(name: str | None) -> tuple[bool, str]:
+    return (name is None, (name or "").casefold())
+
+
+def _project_key(line: _Line) -> tuple[Any, ...]:
+    return (line.project_id is None, line.client_name is None, _name_key(line.client_name),
+            _name_key(line.project_name), line.project_id or 0)  # fmt: skip
+
+
+def _user_key(line: _Line) -> tuple[Any, ...]:
+    return (line.user_id is None, _name_key(line.user_name), line.user_id or 0)
+
+
+def build_weekly_report(
+    rows: Iterable[dict[str, Any]], grouping: str = "projects", calculate: str = "time"
+) -> dict:
+    """Shape aggregate rows (:data:`SUMMARY_COLUMNS` dicts) as Toggl's weekly report JSON (pure function)."""
+    if grouping not in GROUPINGS:
+        raise ValueError(f"grouping must be one of {GROUPINGS}, got {grouping!r}")
+    if calculate not in CALCULATIONS:
+        raise ValueError(f"calculate must be one of {CALCULATIONS}, got {calculate!r}")
+    lines = _lines(rows)
+    by_project = grouping == "projects"
+    group_of = (lambda ln: ln.project_id) if by_project else (lambda ln: ln.user_id)
+    group_key, detail_key = (_project_key, _user_key) if by_project else (_user_key, _project_key)
+
+    groups: dict[int | None, list[_Line]] = {}
+    for line in sorted(lines, key=group_key):
+        groups.setdefault(group_of(line), []).append(line)
+
+    data = []
+    week_ms: list[int | None] = [None] * (DAYS + 1)
+    week_earnings: dict[str, list[Any]] = {}
+    for members in groups.values():
+        first = members[0]
+        ms: list[int | None] = [None] * (DAYS + 1)
+        earnings: dict[str, list[Any]] = {}
+        details = []
+        for line in sorted(members, key=detail_key):
+            ms = _add(ms, line.ms)
+            _add_currencies(earnings, line.earnings)
+            if by_project:
+                details.append({"uid": line.user_id, "title": {"user": line.user_name},
+                                "totals": _totals(line.ms, line.earnings, calculate)})  # fmt: skip
+            else:
+                details.append({"pid": line.project_id,
+                                "title": {"client": line.client_name, "project": line.project_name},
+                                "totals": _totals(line.ms, line.earnings, calculate)})  # fmt: skip
+        week_ms = _add(week_ms, ms)
+        _add_currencies(week_earnings, earnings)
+        if by_project:
+            head: dict[str, Any] = {"title": {"project": first.project_name, "client": first.client_name},
+                                    "pid": first.project_id}  # fmt: skip
+        else:
+            head = {"title": {"user": first.user_name}, "uid": first.user_id}
+        data.append({**head, "totals": _totals(ms, earnings, calculate), "details": details})
+
+    # Billable earnings per currency: currencies of pairs that had billable time.
+    billable_earnings: dict[str, Decimal] = {}
+    for line in lines:
+        if line.billable_ms is not None:
+            for currency, amounts in line.earnings.items():
+                billable_earnings[currency] = billable_earnings.get(currency, Decimal(0)) + (amounts[-1] or 0)
+    return {
+        "total_grand": week_ms[-1],
+        "total_billable": _billable_total(lines),
+        "total_currencies": [
+            {"currency": c, "amount": _money(billable_earnings[c])} for c in sorted(billable_earnings)
+        ],
+        "data": data,
+        "week_totals": _totals(week_ms, week_earnings, calculate),
+    }
+
+
+def _billable_total(lines: list[_Line]) -> int | None:
+    values = [ln.billable_ms for ln in lines if ln.billable_ms is not None]
+    return int(sum(values)) if values else None
+
+
+def fetch_weekly_rows(
+    conn: psycopg.Connection, since: date, tz: str, *, raw_schema: str = "raw"
+) -> list[dict]:
+    """The aggregate rows for the 7 days from ``since`` (any date) in ``tz``."""
+    parse_timezone(tz, "tz")
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(build_weekly_aggregate_sql(raw_schema), {"since": since, "tz": tz})
+        return cur.fetchall()
+
+
+def weekly_report(
+    conn: psycopg.Connection,
+    since: date,
+    tz: str,
+    *,
+    grouping: str = "projects",
+    calculate: str = "time",
+    raw_schema: str = "raw",
+) -> dict:
+    """Toggl Reports API v2 weekly report for the 7 days starting ``since`` (see the module docstring)."""
+    return build_weekly_report(fetch_weekly_rows(conn, since, tz, raw_schema=raw_schema), grouping, calculate)
+
+
+def format_hours(ms: int | None) -> str:
+    """``H:MM`` rounded to the minute; empty for None."""
+    if ms is None:
+        return ""
+    minutes = round(ms / 60000)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _cells(totals: list[Any], calculate: str) -> list[list[str]]:
+    """One or more table lines of 8 cells (earnings: one line per currency)."""
+    if calculate == "time":
+        return [[format_hours(v) for v in totals]]
+    lines = [["" if v is None else f"{v:.2f} {t['currency']}" for v in t["amount"]] for t in totals]
+    return lines or [[""] * (DAYS + 1)]
+
+
+def format_weekly_report_table(report: dict, since: date, calculate: str = "time") -> str:
+    """Render a weekly report as a plain-text table: one line per row and detail, 7 days plus total."""
+    header = ["", *((since + timedelta(days=i)).strftime("%a %m-%d") for i in range(DAYS)), "Total"]
+    table: list[list[str]] = [header]
+    for row in report["data"]:
+        if "pid" in row:
+            title = row["title"]["project"] or "(no project)"
+            if row["title"]["client"]:
+                title += f" ({row['title']['client']})"
+        else:
+            title = row["title"]["user"] or "(no user)"
+        for i, cells in enumerate(_cells(row["totals"], calculate)):
+            table.append([title if i == 0 else "", *cells])
+        for detail in row["details"]:
+            if "uid" in detail:
+                name = detail["title"]["user"] or "(no user)"
+            else:
+                name = detail["title"]["project"] or "(no project)"
+                if detail["title"]["client"]:
+                    name += f" ({detail['title']['client']})"
+            for i, cells in enumerate(_cells(detail["totals"], calculate)):
+                table.append([f"  {name}" if i == 0 else "", *cells])
+    for i, cells in enumerate(_cells(report["week_totals"], calculate)):
+        table.append(["Total" if i == 0 else "", *cells])
+    widths = [max(len(r[c]) for r in table) for c in range(len(header))]
+    out = []
+    for n, r in enumerate(table):
+        out.append(
+            "  ".join([r[0].ljust(widths[0]), *(v.rjust(w) for v, w in zip(r[1:], widths[1:], strict=True))])
+        )
+        if n == 0:
+            out.append("-" * len(out[0]))
+    return "\n".join(line.rstrip() for line in out)

@@ -1,0 +1,119 @@
+"""The code location loads, validates, and wires partitions, schedule, sensor and pools as documented."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from toggl_assets.definitions import build_definitions
+from toggl_assets.defs.partitions import build_partitions
+from toggl_assets.defs.schedules import RANGE_END, RANGE_START, trailing_range
+from toggl_assets.settings import Settings
+
+SETTINGS = Settings(timezone="Europe/Berlin", start_date=date(2024, 1, 1), trailing_days=7)
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return build_definitions(SETTINGS)
+
+
+def test_dagster_definitions_validate_passes(tmp_path):
+    # Without TOGGL_* variables (no token, no database): loading must not need secrets or a server.
+    # Run outside the repo so Dagster uses a temporary instance instead of ./dagster.yaml.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "toggl_assets.definitions"],
+        capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_assets_and_fk_dependencies(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks",
+                    "toggl_entries", "toggl_weekly_summary"}
+    parents = lambda name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}  # noqa: E731
+    assert parents("toggl_projects") == {"toggl_clients"}
+    assert parents("toggl_tasks") == {"toggl_projects", "toggl_users"}
+    assert parents("toggl_entries") == {"toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks"}
+    assert parents("toggl_weekly_summary") == {"toggl_entries"}
+
+
+def test_every_toggl_step_is_in_the_toggl_api_pool(defs):
+    for name in ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks", "toggl_entries"):
+        assert defs.resolve_assets_def(name).op.pool == "toggl_api", name
+    assert defs.resolve_assets_def("toggl_weekly_summary").op.pool is None  # no API calls there
+
+
+def test_entry_partitions_are_daily_in_the_configured_zone_and_include_today(defs):
+    daily = defs.resolve_assets_def("toggl_entries").partitions_def
+    window = daily.time_window_for_partition_key("2024-03-01")
+    assert window.start == datetime(2024, 3, 1, tzinfo=ZoneInfo("Europe/Berlin"))
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date().isoformat()
+    assert daily.get_last_partition_key() == today
+    assert defs.resolve_assets_def("toggl_entries").backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_weekly_partition_maps_to_its_seven_days(defs):
+    partitions = build_partitions(SETTINGS)
+    mapping = dg.TimeWindowPartitionMapping()
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.weekly.subset_with_partition_keys(["2024-03-04"]), partitions.weekly, partitions.daily
+    ).partitions_subset.get_partition_keys()
+    assert sorted(upstream) == [(date(2024, 3, 4) + timedelta(days=i)).isoformat() for i in range(7)]
+
+
+def test_week_start_follows_toggl_week_start():
+    sunday = build_partitions(Settings(start_date=date(2024, 1, 1), week_start=0))
+    assert date.fromisoformat(sunday.weekly.get_first_partition_key()).weekday() == 6
+
+
+def test_daily_schedule_requests_the_trailing_window_ending_yesterday(defs):
+    schedule = defs.resolve_schedule_def("toggl_daily_sync")
+    assert schedule.execution_timezone == "Europe/Berlin"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    when = datetime(2024, 3, 10, 2, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    with dg.instance_for_test() as instance:
+        result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+    [request] = result.run_requests
+    assert request.tags[RANGE_START] == "2024-03-03"
+    assert request.tags[RANGE_END] == "2024-03-09"
+    assert request.job_name in (None, "toggl_sync")
+
+
+def test_trailing_range_never_starts_before_the_first_partition(defs):
+    schedule = defs.resolve_schedule_def("toggl_daily_sync")
+    when = datetime(2024, 1, 3, 2, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    with dg.instance_for_test() as instance:
+        [request] = schedule.evaluate_tick(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        ).run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2024-01-01", "2024-01-02")
+    assert trailing_range(datetime(2024, 5, 1), 1) == ("2024-04-30", "2024-04-30")
+
+
+def test_schedule_can_start_switched_on():
+    defs = build_definitions(Settings(start_date=date(2024, 1, 1), schedule_enabled=True))
+    assert defs.resolve_schedule_def("toggl_daily_sync").default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_weekly_automation_sensor_runs_by_default(defs):
+    sensor = defs.resolve_sensor_def("toggl_weekly_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    weekly = defs.resolve_assets_def("toggl_weekly_summary")
+    assert weekly.automation_conditions_by_key[weekly.key] is not None
+
+
+def test_api_token_reaches_run_config_only_as_an_env_reference(defs, monkeypatch):
+    monkeypatch.setenv("TOGGL_API_TOKEN", "tok_never_in_config_81c2")
+    toggl = build_definitions(SETTINGS).resources["toggl"]
+    assert "tok_never_in_config_81c2" not in repr(toggl)
