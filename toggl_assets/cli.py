@@ -93,10 +93,14 @@ class SyncSummary:
 
 def _collect(result: Any, summary: SyncSummary) -> None:
     summary.runs.append(result.run_id)
+    seen: set[str] = set()
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
-        metadata = {key: value.value for key, value in materialization.metadata.items()}
         asset = materialization.asset_key.to_user_string()
+        if asset in seen:  # a range run records the same step metadata once per partition
+            continue
+        seen.add(asset)
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
         counts = {
             key.removeprefix("rows_"): int(value)
             for key, value in metadata.items()
@@ -332,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(error: Exception, code: int) -> int:
+    # One line, even when libpq or Toggl answered with several.
+    print("error: " + " ".join(str(error).split()), file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "simulator":
@@ -347,14 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         return args.handler(args, settings)
     except CliError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.code
+        return _fail(error, error.code)
     except (ConfigError, WarehouseError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(error, 2)
     except TogglError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return _fail(error, 1)
     except KeyboardInterrupt:
         return 130
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from toggl_assets.defs.entries import ENTRY_CHECKS, build_entries_asset
@@ -13,7 +15,8 @@ from toggl_assets.defs.weekly import build_weekly_asset
 from toggl_assets.settings import Settings, load_dotenv_file
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> dg.Definitions:
+    """All definitions for ``settings``; ``resources`` replaces the environment-built ones (tests, benchmarks)."""
     partitions = build_partitions(settings)
     sync_job, weekly_job = build_jobs(partitions)
     return dg.Definitions(
@@ -26,7 +29,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[sync_job, weekly_job],
         schedules=[build_daily_schedule(settings, sync_job)],
         sensors=[build_automation_sensor()],
-        resources=build_resources(settings),
+        resources=resources if resources is not None else build_resources(settings),
         # One process per run: Toggl steps are serialized by the toggl_api pool anyway, and a process per step
         # would only add start-up time and memory.
         executor=dg.in_process_executor,

@@ -48,11 +48,8 @@ class Sync:
         self.instance = dg.DagsterInstance.ephemeral()
 
     def run(self, first: date, last: date | None = None, **toggl: object) -> dg.ExecuteInProcessResult:
-        defs = build_definitions(self.settings)
-        job = defs.resolve_job_def(SYNC_JOB)
         resources = make_resources(self.sim, self.url, **toggl)
-        job = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job],
-                             resources=resources).resolve_job_def(SYNC_JOB)
+        job = build_definitions(self.settings, resources).resolve_job_def(SYNC_JOB)
         tags = {RANGE_START: first.isoformat(), RANGE_END: (last or first).isoformat()}
         return job.execute_in_process(instance=self.instance, tags=tags, raise_on_error=False)
 
@@ -138,7 +135,7 @@ def test_edits_and_deletions_in_toggl_propagate_on_re_sync(simulator, warehouse_
     edited, deleted = sorted(truth_ids(simulator, day, day))[:2]
     simulator.update_entry(edited, description="edited in Toggl")
     simulator.delete_entry(deleted)
-    added = simulator.create_entry(user_id=simulator.truth.users[0]["id"],
+    added = simulator.create_entry(user_id=simulator.truth.users[0]["uid"],
                                    start=datetime(2024, 1, 18, 9, 0, tzinfo=UTC), duration_seconds=1800,
                                    description="added later")
     metadata = entry_metadata(sync.run(day))
@@ -174,7 +171,7 @@ def test_entries_crossing_midnight_belong_to_the_day_of_their_start_in_the_confi
     simulator, warehouse_url
 ):
     zone = "America/New_York"
-    user = simulator.truth.users[0]["id"]
+    user = simulator.truth.users[0]["uid"]
     late = simulator.create_entry(user_id=user, start=datetime(2024, 2, 21, 23, 30, tzinfo=ZoneInfo(zone)),
                                   duration_seconds=3600, description="crosses midnight in New York")
     early = simulator.create_entry(user_id=user, start=datetime(2024, 2, 22, 0, 0, tzinfo=ZoneInfo(zone)),
