@@ -108,4 +108,4 @@ def test_sync_then_weekly_report(simulator, tmp_path):
     assert set(body) >= {"total_grand", "total_billable", "total_currencies", "data", "week_totals"}
     assert len(body["week_totals"]) == 8 and body["total_grand"] > 0
     table = run_cli("weekly-report", "--since", "2024-03-04", home=tmp_path, env=env)
-    assert table.returncode == 0 and "2024-03-04" in table.stdout
+    assert table.returncode == 0 and "Mon 03-04" in table.stdout and "Total" in table.stdout

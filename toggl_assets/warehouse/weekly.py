@@ -274,7 +274,7 @@ def build_weekly_report(
             for currency, amounts in line.earnings.items():
                 billable_earnings[currency] = billable_earnings.get(currency, Decimal(0)) + (amounts[-1] or 0)
     return {
-        "total_grand": week_ms[-1],
+        "total_grand": None if week_ms[-1] is None else int(week_ms[-1]),
         "total_billable": _billable_total(lines),
         "total_currencies": [
             {"currency": c, "amount": _money(billable_earnings[c])} for c in sorted(billable_earnings)
