@@ -264,3 +264,16 @@ def test_error_messages() -> None:
     assert parsing.error_message(b'{"message": "nope"}') == "nope"
     assert parsing.error_message(b"") == ""
     assert parsing.error_message(b"plain text") == "plain text"
+
+
+def test_report_ranges_are_split_into_spans_of_at_most_a_year():
+    from datetime import date
+
+    from toggl_assets.toggl.client import report_spans
+
+    assert report_spans(date(2024, 1, 1), date(2024, 1, 1)) == [(date(2024, 1, 1), date(2024, 1, 1))]
+    spans = report_spans(date(2020, 1, 1), date(2024, 12, 31))
+    assert spans[0][0] == date(2020, 1, 1) and spans[-1][1] == date(2024, 12, 31)
+    assert all((last - first).days < 365 for first, last in spans)
+    assert all(spans[i][1].toordinal() + 1 == spans[i + 1][0].toordinal() for i in range(len(spans) - 1))
+    assert len(spans) == 6  # 1827 days

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
@@ -122,6 +122,19 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+MAX_REPORT_SPAN_DAYS = 365
+
+
+def report_spans(start: date, end: date, span_days: int = MAX_REPORT_SPAN_DAYS) -> list[tuple[date, date]]:
+    """Split [start, end] (inclusive) into consecutive inclusive spans of at most ``span_days`` days."""
+    spans = []
+    while start <= end:
+        last = min(end, start + timedelta(days=span_days - 1))
+        spans.append((start, last))
+        start = last + timedelta(days=1)
+    return spans
 
 
 class TogglClient:
@@ -259,11 +272,19 @@ class TogglClient:
         return out
 
     def iter_entry_pages(self, start_date: date, end_date: date) -> Iterator[list[EntryRecord]]:
-        """Detailed-report entries started between the dates (both inclusive), one parsed page at a time."""
+        """Detailed-report entries started between the dates (both inclusive), one parsed page at a time.
+
+        Ranges longer than :data:`MAX_REPORT_SPAN_DAYS` are split: Toggl's maximum span per report request
+        is undocumented (a third-party source says 366 days), and one extra request per year is cheap.
+        """
         start_date = start_date.date() if isinstance(start_date, datetime) else start_date
         end_date = end_date.date() if isinstance(end_date, datetime) else end_date
         if start_date > end_date:
             raise ValueError(f"start_date {start_date} is after end_date {end_date}")
+        for chunk_start, chunk_end in report_spans(start_date, end_date):
+            yield from self._iter_report_span(chunk_start, chunk_end)
+
+    def _iter_report_span(self, start_date: date, end_date: date) -> Iterator[list[EntryRecord]]:
         endpoint = f"POST {REPORTS}{REPORT_PATH}"
         cursor: tuple[int | None, int | None] | None = None
         seen: set[tuple[int | None, int | None]] = set()
