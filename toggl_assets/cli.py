@@ -83,8 +83,10 @@ class SyncSummary:
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
-        out = [f"Synced in {self.seconds:.1f} s with {self.api_requests} Toggl API requests"
-               + (f" ({self.quota_remaining} left this hour)" if self.quota_remaining is not None else "")]
+        out = [
+            f"Synced in {self.seconds:.1f} s with {self.api_requests} Toggl API requests"
+            + (f" ({self.quota_remaining} left this hour)" if self.quota_remaining is not None else "")
+        ]
         for asset, counts in self.rows.items():
             shown = ", ".join(f"{key} {value}" for key, value in counts.items())
             out.append(f"  {asset:<22} {shown}")
@@ -126,7 +128,11 @@ def _failure_message(result: Any) -> str:
 def _week_keys(partitions: Any, start: date, end: date) -> tuple[str, str] | None:
     """First and last weekly partition keys whose weeks overlap [start, end]."""
     keys = partitions.weekly.get_partition_keys()
-    covering = [key for key in keys if date.fromisoformat(key) <= end and date.fromisoformat(key) + timedelta(6) >= start]
+    covering = [
+        key
+        for key in keys
+        if date.fromisoformat(key) <= end and date.fromisoformat(key) + timedelta(6) >= start
+    ]
     return (covering[0], covering[-1]) if covering else None
 
 
@@ -134,9 +140,9 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
     """Materialize the metadata and the entry partitions [start, end] in one run, then the weekly summaries."""
     import dagster as dg
 
+    from toggl_assets.definitions import build_definitions
     from toggl_assets.defs.partitions import build_partitions
     from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
-    from toggl_assets.definitions import build_definitions
 
     defs = build_definitions(settings)
     partitions = build_partitions(settings)
@@ -163,7 +169,9 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
             )
             _collect(result, summary)
             if not result.success:
-                raise CliError(f"weekly summary failed (run {result.run_id}): {_failure_message(result)}", code=1)
+                raise CliError(
+                    f"weekly summary failed (run {result.run_id}): {_failure_message(result)}", code=1
+                )
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -173,7 +181,9 @@ def validate_range(settings: Settings, start: date, end: date) -> None:
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
     if start < settings.start_date:
-        raise CliError(f"--start {start} is before TOGGL_START_DATE ({settings.start_date}), the first partition")
+        raise CliError(
+            f"--start {start} is before TOGGL_START_DATE ({settings.start_date}), the first partition"
+        )
     if end > today + timedelta(days=1):
         raise CliError(f"--end {end} is in the future (today is {today})")
 
@@ -224,8 +234,16 @@ def cmd_weekly_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def _dagster_dev(host: str, port: int) -> int:
     command = [
-        sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port),
-        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
     ]
     if not (PROJECT_ROOT / "workspace.yaml").exists():
         command[-2:] = ["-m", "toggl_assets.definitions"]
@@ -245,7 +263,9 @@ def _dagster_dev(host: str, port: int) -> int:
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     prepare_instance(settings)
     if not os.environ.get("TOGGL_API_TOKEN", "").strip():
-        print("note: TOGGL_API_TOKEN is not set; the UI works, but runs that call Toggl will fail", flush=True)
+        print(
+            "note: TOGGL_API_TOKEN is not set; the UI works, but runs that call Toggl will fail", flush=True
+        )
     return _dagster_dev(args.host, args.port)
 
 
@@ -261,14 +281,26 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     end = date.today() - timedelta(days=1)
     start = end - timedelta(weeks=DEMO_WEEKS) + timedelta(days=1)
     spec = WorkspaceSpec(
-        seed=args.seed, users=args.users, clients=4, projects=10, tags=8, tasks=20,
-        entries=args.entries, start=start, end=end, plan="premium", edge_cases=True,
+        seed=args.seed,
+        users=args.users,
+        clients=4,
+        projects=10,
+        tags=8,
+        tasks=20,
+        entries=args.entries,
+        start=start,
+        end=end,
+        plan="premium",
+        edge_cases=True,
     )
     # The demo keeps its own warehouse and Dagster storage, apart from your real data.
     home = settings.home / "demo"
     for name in ("TOGGL_WAREHOUSE_URL", "DAGSTER_PG_URL", "DAGSTER_HOME"):
         os.environ.pop(name, None)
-    print(f"Generating a demo workspace: {args.users} users, {args.entries} entries, {start} .. {end}", flush=True)
+    print(
+        f"Generating a demo workspace: {args.users} users, {args.entries} entries, {start} .. {end}",
+        flush=True,
+    )
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         os.environ.update(
             TOGGL_API_URL=simulator.url,
@@ -284,8 +316,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print("\n".join(summary.lines()))
         newest_week = end - timedelta(days=(end.weekday() - (demo_settings.week_start - 1)) % 7)
         print(f"\nWeekly report for the week of {newest_week}:\n")
-        args_report = argparse.Namespace(since=newest_week.isoformat(), grouping="projects",
-                                         calculate="time", json=False)
+        args_report = argparse.Namespace(
+            since=newest_week.isoformat(), grouping="projects", calculate="time", json=False
+        )
         cmd_weekly_report(args_report, demo_settings)
         if args.ui:
             return _dagster_dev(args.host, args.port)
@@ -308,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=cmd_dev)
 
-    sync = commands.add_parser("sync", help="sync a date range headless (metadata, entries, weekly summaries)")
+    sync = commands.add_parser(
+        "sync", help="sync a date range headless (metadata, entries, weekly summaries)"
+    )
     sync.add_argument("--start", required=True, help="first day, YYYY-MM-DD (in TOGGL_TIMEZONE)")
     sync.add_argument("--end", required=True, help="last day, YYYY-MM-DD, inclusive")
     sync.add_argument("--quiet", action="store_true", help="print only warnings and the summary")
@@ -324,10 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=3000)
     demo.set_defaults(handler=cmd_demo)
 
-    commands.add_parser("simulator", help="serve the Toggl simulator (see: toggl-assets simulator --help)",
-                        add_help=False)
+    commands.add_parser(
+        "simulator", help="serve the Toggl simulator (see: toggl-assets simulator --help)", add_help=False
+    )
 
-    report = commands.add_parser("weekly-report", help="Toggl's weekly report (Reports API v2 format) from the warehouse")
+    report = commands.add_parser(
+        "weekly-report", help="Toggl's weekly report (Reports API v2 format) from the warehouse"
+    )
     report.add_argument("--since", required=True, help="first of the 7 days, YYYY-MM-DD")
     report.add_argument("--grouping", choices=("projects", "users"), default="projects")
     report.add_argument("--calculate", choices=("time", "earnings"), default="time")

@@ -96,7 +96,7 @@ class Settings:
     """The non-secret settings that shape definitions and the CLI."""
 
     timezone: str = "UTC"
-    start_date: date = date.fromisoformat(DEFAULT_START_DATE)
+    start_date: date = date.fromisoformat(DEFAULT_START_DATE)  # noqa: RUF009 (immutable value)
     week_start: int = 1  # Toggl's beginning_of_week: 0 = Sunday, 1 = Monday
     trailing_days: int = 7
     raw_schema: str = "raw"
@@ -116,7 +116,9 @@ class Settings:
             timezone=parse_timezone(get("TOGGL_TIMEZONE", "UTC")),
             start_date=parse_date(get("TOGGL_START_DATE", DEFAULT_START_DATE), "TOGGL_START_DATE"),
             week_start=parse_weekday(get("TOGGL_WEEK_START", "monday")),
-            trailing_days=_int_in_range(get("TOGGL_SYNC_TRAILING_DAYS", "7"), "TOGGL_SYNC_TRAILING_DAYS", 1, 366),
+            trailing_days=_int_in_range(
+                get("TOGGL_SYNC_TRAILING_DAYS", "7"), "TOGGL_SYNC_TRAILING_DAYS", 1, 366
+            ),
             raw_schema=validate_schema_name(get("TOGGL_RAW_SCHEMA", "raw"), "TOGGL_RAW_SCHEMA"),
             analytics_schema=validate_schema_name(
                 get("TOGGL_ANALYTICS_SCHEMA", "analytics"), "TOGGL_ANALYTICS_SCHEMA"

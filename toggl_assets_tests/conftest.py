@@ -32,8 +32,10 @@ def fresh_database(pg_socket_dir: str) -> Iterator[str]:
     admin = _admin_url(pg_socket_dir)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield psycopg.conninfo.make_conninfo(admin, dbname=name) if "://" not in admin else admin.replace(
-        "/postgres?", f"/{name}?", 1
+    yield (
+        psycopg.conninfo.make_conninfo(admin, dbname=name)
+        if "://" not in admin
+        else admin.replace("/postgres?", f"/{name}?", 1)
     )
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -24,16 +24,33 @@ PAGE = 50
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(seed=11, users=4, clients=3, projects=8, tags=6, tasks=10, entries=900,
-                         start=START, end=END, plan="premium", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=11,
+        users=4,
+        clients=3,
+        projects=8,
+        tags=6,
+        tasks=10,
+        entries=900,
+        start=START,
+        end=END,
+        plan="premium",
+        edge_cases=True,
+    )
     with Simulator(SimulatorConfig(spec=spec, max_page_size=PAGE)) as sim:
         yield sim
 
 
 def make_resources(sim: Simulator, warehouse_url: str, **toggl: object) -> dict[str, object]:
     return {
-        "toggl": TogglResource(api_token=sim.api_token, api_url=sim.url, workspace_id=sim.workspace_id,
-                               requests_per_second=0, page_size=PAGE, **toggl),
+        "toggl": TogglResource(
+            api_token=sim.api_token,
+            api_url=sim.url,
+            workspace_id=sim.workspace_id,
+            requests_per_second=0,
+            page_size=PAGE,
+            **toggl,
+        ),
         "warehouse": WarehouseResource(url=warehouse_url),
     }
 
@@ -56,26 +73,34 @@ class Sync:
 
 def window_bounds(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
     zone = ZoneInfo(timezone)
-    return (datetime.combine(first, datetime.min.time(), zone),
-            datetime.combine(last + timedelta(days=1), datetime.min.time(), zone))
+    return (
+        datetime.combine(first, datetime.min.time(), zone),
+        datetime.combine(last + timedelta(days=1), datetime.min.time(), zone),
+    )
 
 
 def truth_ids(sim: Simulator, first: date, last: date, timezone: str = "UTC") -> set[int]:
     lower, upper = window_bounds(first, last, timezone)
-    return {e["id"] for e in sim.truth.entries
-            if lower <= datetime.fromisoformat(e["start"]).astimezone(UTC) < upper and e.get("stop") is not None}
+    return {
+        e["id"]
+        for e in sim.truth.entries
+        if lower <= datetime.fromisoformat(e["start"]).astimezone(UTC) < upper and e.get("stop") is not None
+    }
 
 
 def stored_ids(url: str, first: date, last: date, timezone: str = "UTC") -> set[int]:
     lower, upper = window_bounds(first, last, timezone)
     with psycopg.connect(url) as conn:
-        rows = conn.execute('SELECT id FROM raw.toggl_entries WHERE start >= %s AND start < %s', (lower, upper))
+        rows = conn.execute(
+            "SELECT id FROM raw.toggl_entries WHERE start >= %s AND start < %s", (lower, upper)
+        )
         return {row[0] for row in rows}
 
 
 def entry_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    [event] = [e for e in result.get_asset_materialization_events()
-               if e.asset_key == dg.AssetKey("toggl_entries")][:1]
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("toggl_entries")
+    ][:1]
     return {key: value.value for key, value in event.materialization.metadata.items()}
 
 
@@ -96,8 +121,13 @@ def test_one_partition_holds_exactly_tolls_entries_of_that_day(simulator, wareho
     assert metadata["dagster/row_count"] == len(truth_ids(simulator, day, day))
     assert metadata["api_requests"] >= 1 and "preview" in metadata
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"entries_within_window": True, "row_count_matches_toggl": True,
-                      "foreign_keys_resolve": True, "no_duplicate_ids": True, "durations_consistent": True}
+    assert checks == {
+        "entries_within_window": True,
+        "row_count_matches_toggl": True,
+        "foreign_keys_resolve": True,
+        "no_duplicate_ids": True,
+        "durations_consistent": True,
+    }
     # Nothing outside the window was written.
     assert stored_ids(warehouse_url, START, day - timedelta(days=1)) == set()
 
@@ -111,8 +141,11 @@ def test_a_range_is_one_run_with_few_requests(simulator, warehouse_url):
     assert stored_ids(warehouse_url, first, last) == truth_ids(simulator, first, last)
     materialized = sync.instance.get_materialized_partitions(dg.AssetKey("toggl_entries"))
     assert len(materialized) == (last - first).days + 1
-    report_requests = sum(count for endpoint, count in simulator.stats()["by_endpoint"].items()
-                          if "search/time_entries" in endpoint)
+    report_requests = sum(
+        count
+        for endpoint, count in simulator.stats()["by_endpoint"].items()
+        if "search/time_entries" in endpoint
+    )
     fetched = entry_metadata(result)["rows_fetched"]
     assert report_requests == max(1, math.ceil(fetched / PAGE))  # never a request per day
 
@@ -135,16 +168,22 @@ def test_edits_and_deletions_in_toggl_propagate_on_re_sync(simulator, warehouse_
     edited, deleted = sorted(truth_ids(simulator, day, day))[:2]
     simulator.update_entry(edited, description="edited in Toggl")
     simulator.delete_entry(deleted)
-    added = simulator.create_entry(user_id=simulator.truth.users[0]["uid"],
-                                   start=datetime(2024, 1, 18, 9, 0, tzinfo=UTC), duration_seconds=1800,
-                                   description="added later")
+    added = simulator.create_entry(
+        user_id=simulator.truth.users[0]["uid"],
+        start=datetime(2024, 1, 18, 9, 0, tzinfo=UTC),
+        duration_seconds=1800,
+        description="added later",
+    )
     metadata = entry_metadata(sync.run(day))
     assert (metadata["rows_inserted"], metadata["rows_updated"], metadata["rows_deleted"]) == (1, 1, 1)
     assert stored_ids(warehouse_url, day, day) == truth_ids(simulator, day, day)
     with psycopg.connect(warehouse_url) as conn:
-        assert conn.execute("SELECT description FROM raw.toggl_entries WHERE id = %s", (edited,)).fetchone() == (
-            "edited in Toggl",)
-        assert conn.execute("SELECT count(*) FROM raw.toggl_entries WHERE id = %s", (added["id"],)).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT description FROM raw.toggl_entries WHERE id = %s", (edited,)
+        ).fetchone() == ("edited in Toggl",)
+        assert conn.execute(
+            "SELECT count(*) FROM raw.toggl_entries WHERE id = %s", (added["id"],)
+        ).fetchone() == (1,)
 
 
 def test_a_failure_part_way_leaves_the_tables_unchanged(simulator, warehouse_url):
@@ -172,10 +211,18 @@ def test_entries_crossing_midnight_belong_to_the_day_of_their_start_in_the_confi
 ):
     zone = "America/New_York"
     user = simulator.truth.users[0]["uid"]
-    late = simulator.create_entry(user_id=user, start=datetime(2024, 2, 21, 23, 30, tzinfo=ZoneInfo(zone)),
-                                  duration_seconds=3600, description="crosses midnight in New York")
-    early = simulator.create_entry(user_id=user, start=datetime(2024, 2, 22, 0, 0, tzinfo=ZoneInfo(zone)),
-                                   duration_seconds=600, description="starts at 00:00 New York")
+    late = simulator.create_entry(
+        user_id=user,
+        start=datetime(2024, 2, 21, 23, 30, tzinfo=ZoneInfo(zone)),
+        duration_seconds=3600,
+        description="crosses midnight in New York",
+    )
+    early = simulator.create_entry(
+        user_id=user,
+        start=datetime(2024, 2, 22, 0, 0, tzinfo=ZoneInfo(zone)),
+        duration_seconds=600,
+        description="starts at 00:00 New York",
+    )
     sync = Sync(simulator, warehouse_url, timezone=zone)
     assert sync.run(date(2024, 2, 21)).success
     stored = stored_ids(warehouse_url, date(2024, 2, 21), date(2024, 2, 21), zone)

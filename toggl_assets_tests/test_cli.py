@@ -18,14 +18,16 @@ from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
 SCRIPT = shutil.which("toggl-assets", path=str(Path(sys.executable).parent)) or "toggl-assets"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, home: Path | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, home: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     base = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}
     if home is not None:
         base["TOGGL_ASSETS_HOME"] = str(home)
     base.update(env or {})
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=base, timeout=timeout,
-                          cwd=home or Path.cwd())
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, env=base, timeout=timeout, cwd=home or Path.cwd()
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str, code: int = 2) -> None:
@@ -59,41 +61,79 @@ def test_missing_token(tmp_path):
 
 
 def test_bad_configuration_value(tmp_path):
-    result = run_cli("sync", "--start", "2024-03-01", "--end", "2024-03-02", home=tmp_path,
-                     env={"TOGGL_TIMEZONE": "Nowhere/Atlantis", "TOGGL_API_TOKEN": "x"})
+    result = run_cli(
+        "sync",
+        "--start",
+        "2024-03-01",
+        "--end",
+        "2024-03-02",
+        home=tmp_path,
+        env={"TOGGL_TIMEZONE": "Nowhere/Atlantis", "TOGGL_API_TOKEN": "x"},
+    )
     assert_one_line_error(result, "TOGGL_TIMEZONE")
 
 
 def test_unreachable_database_names_it_without_the_password(tmp_path):
     url = "postgresql://toggl:pw_SECRET_9d1e@127.0.0.1:1/toggl"
-    result = run_cli("sync", "--start", "2024-03-01", "--end", "2024-03-02", home=tmp_path,
-                     env={"TOGGL_API_TOKEN": "x", "TOGGL_WAREHOUSE_URL": url,
-                          "DAGSTER_PG_URL": url.replace("postgresql:", "postgresql+psycopg2:")})
+    result = run_cli(
+        "sync",
+        "--start",
+        "2024-03-01",
+        "--end",
+        "2024-03-02",
+        home=tmp_path,
+        env={
+            "TOGGL_API_TOKEN": "x",
+            "TOGGL_WAREHOUSE_URL": url,
+            "DAGSTER_PG_URL": url.replace("postgresql:", "postgresql+psycopg2:"),
+        },
+    )
     assert_one_line_error(result, "TOGGL_WAREHOUSE_URL")
     assert "pw_SECRET_9d1e" not in result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(seed=5, users=3, clients=2, projects=5, tags=4, tasks=6, entries=400,
-                         start=date(2024, 3, 1), end=date(2024, 3, 31), plan="premium", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=5,
+        users=3,
+        clients=2,
+        projects=5,
+        tags=4,
+        tasks=6,
+        entries=400,
+        start=date(2024, 3, 1),
+        end=date(2024, 3, 31),
+        plan="premium",
+        edge_cases=True,
+    )
     with Simulator(SimulatorConfig(spec=spec)) as sim:
         yield sim
 
 
 def test_wrong_token_fails_the_sync_with_one_line(simulator, tmp_path):
-    env = {"TOGGL_API_URL": simulator.url, "TOGGL_API_TOKEN": "tok_WRONG_0a7c", "TOGGL_START_DATE": "2024-03-01",
-           "TOGGL_REQUESTS_PER_SECOND": "0"}
-    result = run_cli("sync", "--start", "2024-03-04", "--end", "2024-03-05", "--quiet", home=tmp_path, env=env)
+    env = {
+        "TOGGL_API_URL": simulator.url,
+        "TOGGL_API_TOKEN": "tok_WRONG_0a7c",
+        "TOGGL_START_DATE": "2024-03-01",
+        "TOGGL_REQUESTS_PER_SECOND": "0",
+    }
+    result = run_cli(
+        "sync", "--start", "2024-03-04", "--end", "2024-03-05", "--quiet", home=tmp_path, env=env
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "TOGGL_API_TOKEN" in result.stderr and "tok_WRONG_0a7c" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_sync_then_weekly_report(simulator, tmp_path):
-    env = {"TOGGL_API_URL": simulator.url, "TOGGL_API_TOKEN": simulator.api_token,
-           "TOGGL_WORKSPACE_ID": str(simulator.workspace_id), "TOGGL_START_DATE": "2024-03-01",
-           "TOGGL_REQUESTS_PER_SECOND": "0"}
+    env = {
+        "TOGGL_API_URL": simulator.url,
+        "TOGGL_API_TOKEN": simulator.api_token,
+        "TOGGL_WORKSPACE_ID": str(simulator.workspace_id),
+        "TOGGL_START_DATE": "2024-03-01",
+        "TOGGL_REQUESTS_PER_SECOND": "0",
+    }
     simulator.reset_stats()
     result = run_cli("sync", "--start", "2024-03-01", "--end", "2024-03-31", home=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

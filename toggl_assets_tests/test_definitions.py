@@ -30,7 +30,11 @@ def test_dagster_definitions_validate_passes(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "toggl_assets.definitions"],
-        capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
@@ -39,17 +43,37 @@ def test_dagster_definitions_validate_passes(tmp_path):
 def test_assets_and_fk_dependencies(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks",
-                    "toggl_entries", "toggl_weekly_summary"}
+    assert keys == {
+        "toggl_clients",
+        "toggl_projects",
+        "toggl_tags",
+        "toggl_users",
+        "toggl_tasks",
+        "toggl_entries",
+        "toggl_weekly_summary",
+    }
     parents = lambda name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}  # noqa: E731
     assert parents("toggl_projects") == {"toggl_clients"}
     assert parents("toggl_tasks") == {"toggl_projects", "toggl_users"}
-    assert parents("toggl_entries") == {"toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks"}
+    assert parents("toggl_entries") == {
+        "toggl_clients",
+        "toggl_projects",
+        "toggl_tags",
+        "toggl_users",
+        "toggl_tasks",
+    }
     assert parents("toggl_weekly_summary") == {"toggl_entries"}
 
 
 def test_every_toggl_step_is_in_the_toggl_api_pool(defs):
-    for name in ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks", "toggl_entries"):
+    for name in (
+        "toggl_clients",
+        "toggl_projects",
+        "toggl_tags",
+        "toggl_users",
+        "toggl_tasks",
+        "toggl_entries",
+    ):
         assert defs.resolve_assets_def(name).op.pool == "toggl_api", name
     assert defs.resolve_assets_def("toggl_weekly_summary").op.pool is None  # no API calls there
 
@@ -83,7 +107,9 @@ def test_daily_schedule_requests_the_trailing_window_ending_yesterday(defs):
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     when = datetime(2024, 3, 10, 2, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     with dg.instance_for_test() as instance:
-        result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+        result = schedule.evaluate_tick(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        )
     [request] = result.run_requests
     assert request.tags[RANGE_START] == "2024-03-03"
     assert request.tags[RANGE_END] == "2024-03-09"

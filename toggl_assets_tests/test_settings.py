@@ -17,8 +17,14 @@ def test_defaults_are_documented_values():
 
 def test_values_are_read_from_the_environment():
     settings = Settings.from_env(
-        {"TOGGL_TIMEZONE": "Europe/Berlin", "TOGGL_START_DATE": "2023-05-01", "TOGGL_WEEK_START": "sunday",
-         "TOGGL_SYNC_TRAILING_DAYS": "14", "TOGGL_SCHEDULE_ENABLED": "true", "TOGGL_REQUESTS_PER_SECOND": "0.5"}
+        {
+            "TOGGL_TIMEZONE": "Europe/Berlin",
+            "TOGGL_START_DATE": "2023-05-01",
+            "TOGGL_WEEK_START": "sunday",
+            "TOGGL_SYNC_TRAILING_DAYS": "14",
+            "TOGGL_SCHEDULE_ENABLED": "true",
+            "TOGGL_REQUESTS_PER_SECOND": "0.5",
+        }
     )
     assert settings.timezone == "Europe/Berlin"
     assert settings.start_date == date(2023, 5, 1)

@@ -6,7 +6,6 @@ window in one short transaction: new entries inserted, changed ones updated, van
 windows untouched. A failed run leaves the warehouse as it was; running it again heals.
 """
 
-
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -39,7 +38,9 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
         metadata={"table": "raw.toggl_entries"},
         check_specs=[
             dg.AssetCheckSpec(
-                CHECK_WINDOW, asset=ENTRIES, description="Every entry this run wrote starts inside its window."
+                CHECK_WINDOW,
+                asset=ENTRIES,
+                description="Every entry this run wrote starts inside its window.",
             ),
             dg.AssetCheckSpec(
                 CHECK_ROW_COUNT,

@@ -4,7 +4,6 @@ Dependencies encode the foreign-key load order: clients before projects, project
 all of them before time entries.
 """
 
-
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any

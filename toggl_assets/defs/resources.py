@@ -31,7 +31,9 @@ class TogglResource(dg.ConfigurableResource):
         default=900.0, description="Wait for a spent hourly quota to reset if that is at most this long."
     )
     page_size: int = Field(default=10_000, description="Requested page size of the detailed report.")
-    max_retries: int = Field(default=6, description="Retries of a failed request (5xx, 429, network) per request.")
+    max_retries: int = Field(
+        default=6, description="Retries of a failed request (5xx, 429, network) per request."
+    )
 
     @contextmanager
     def client(self, logger: logging.Logger | None = None) -> Iterator[TogglClient]:

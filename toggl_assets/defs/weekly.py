@@ -1,6 +1,5 @@
 """The weekly summary: Toggl's weekly report numbers computed inside PostgreSQL from ``raw.toggl_entries``."""
 
-
 import base64
 import io
 from datetime import date, timedelta
@@ -55,7 +54,7 @@ def hours_chart_png(frame: pd.DataFrame, title: str) -> bytes:
 
 
 def week_frame(rows: list[tuple[str, int, float]], week_start: date) -> pd.DataFrame:
-    """Pivot (project, day index, hours) rows into projects × day columns plus a total."""
+    """Pivot (project, day index, hours) rows into a projects-by-days table plus a total."""
     columns = [(week_start + timedelta(days=i)).strftime("%a %d") for i in range(7)]
     frame = pd.DataFrame(0.0, index=sorted({row[0] for row in rows}), columns=columns)
     for project, day_index, hours in rows:
@@ -75,7 +74,9 @@ def build_weekly_asset(partitions: TogglPartitions, timezone: str) -> dg.AssetsD
         automation_condition=WEEKLY_AUTOMATION,
         metadata={"table": "analytics.toggl_weekly_summary"},
     )
-    def toggl_weekly_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def toggl_weekly_summary(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         """Per week, project and user: seven daily durations, the week total, billable time and earnings,
         computed in SQL from raw.toggl_entries into analytics.toggl_weekly_summary. No API calls."""
         weeks = [date.fromisoformat(key) for key in context.partition_keys]

@@ -1,0 +1,115 @@
+"""The weekly summary asset: SQL in PostgreSQL, one week replaced at a time, kept current by automation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import psycopg
+import pytest
+
+from toggl_assets.definitions import build_definitions
+from toggl_assets.defs.resources import TogglResource, WarehouseResource
+from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
+from toggl_assets.settings import Settings
+from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.warehouse.weekly import weekly_report
+
+SETTINGS = Settings(timezone="Europe/Berlin", start_date=date(2024, 3, 1))
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[Simulator]:
+    spec = WorkspaceSpec(
+        seed=21,
+        users=3,
+        clients=2,
+        projects=4,
+        tags=3,
+        tasks=4,
+        entries=500,
+        start=date(2024, 3, 1),
+        end=date(2024, 3, 31),
+        plan="premium",
+        edge_cases=False,
+    )
+    with Simulator(SimulatorConfig(spec=spec)) as sim:
+        yield sim
+
+
+@pytest.fixture
+def defs(simulator, warehouse_url) -> dg.Definitions:
+    return build_definitions(
+        SETTINGS,
+        {
+            "toggl": TogglResource(
+                api_token=simulator.api_token,
+                api_url=simulator.url,
+                workspace_id=simulator.workspace_id,
+                requests_per_second=0,
+            ),
+            "warehouse": WarehouseResource(url=warehouse_url),
+        },
+    )
+
+
+def run(defs: dg.Definitions, job: str, first: str, last: str, instance: dg.DagsterInstance):
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False
+    )
+    assert result.success
+    return result
+
+
+def summary_rows(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT week_start, project_id, user_id, currency, total_ms, refreshed_at "
+            "FROM analytics.toggl_weekly_summary ORDER BY 1, 2, 3, 4"
+        ).fetchall()
+
+
+def test_weekly_summary_matches_the_weekly_report_and_replaces_one_week(defs, warehouse_url):
+    instance = dg.DagsterInstance.ephemeral()
+    run(defs, SYNC_JOB, "2024-03-04", "2024-03-17", instance)
+    result = run(defs, WEEKLY_JOB, "2024-03-04", "2024-03-11", instance)
+    assert instance.get_materialized_partitions(dg.AssetKey("toggl_weekly_summary")) == {
+        "2024-03-04",
+        "2024-03-11",
+    }
+
+    rows = summary_rows(warehouse_url)
+    with psycopg.connect(warehouse_url) as conn:
+        for week in (date(2024, 3, 4), date(2024, 3, 11)):
+            report = weekly_report(conn, week, SETTINGS.timezone)
+            assert sum(r[4] for r in rows if r[0] == week) == report["total_grand"] > 0
+
+    [event] = [e for e in result.get_asset_materialization_events()][-1:]
+    metadata = event.materialization.metadata
+    markdown = metadata["hours_by_project"].value
+    assert "| project |" in markdown and "data:image/png;base64," in markdown
+    assert metadata["dagster/row_count"].value == len(rows)
+
+    # Re-materializing one week rewrites that week only.
+    run(defs, WEEKLY_JOB, "2024-03-11", "2024-03-11", instance)
+    after = summary_rows(warehouse_url)
+    assert [r for r in after if r[0] == date(2024, 3, 4)] == [r for r in rows if r[0] == date(2024, 3, 4)]
+    newer = [r for r in after if r[0] == date(2024, 3, 11)]
+    assert newer and all(
+        n[5] > o[5] for n, o in zip(newer, [r for r in rows if r[0] == date(2024, 3, 11)], strict=True)
+    )
+
+
+def test_re_synced_entries_request_their_weeks_summary(defs):
+    instance = dg.DagsterInstance.ephemeral()
+    run(defs, SYNC_JOB, "2024-03-04", "2024-03-10", instance)
+    run(defs, WEEKLY_JOB, "2024-03-04", "2024-03-04", instance)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    # Nothing changed since the summary: nothing to do.
+    assert first.total_requested == 0
+    # Re-syncing one day of an old week requests that week's summary, not only the newest week.
+    run(defs, SYNC_JOB, "2024-03-06", "2024-03-06", instance)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    requested = result.get_requested_partitions(dg.AssetKey("toggl_weekly_summary"))
+    assert requested == {"2024-03-04"}
