@@ -6,6 +6,7 @@ window in one short transaction: new entries inserted, changed ones updated, van
 windows untouched. A failed run leaves the warehouse as it was; running it again heals.
 """
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -64,10 +65,14 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
                 with toggl.client(context.log) as client:
                     try:
                         fetched = 0
+                        fetch_started = time.perf_counter()
+                        staging_seconds = 0.0  # COPY into the stage, inside the fetch loop
                         for page_number, page in enumerate(
                             client.iter_entry_pages(first_day - FETCH_MARGIN, last_day + FETCH_MARGIN), 1
                         ):
+                            page_started = time.perf_counter()
                             stage.add(page)
+                            staging_seconds += time.perf_counter() - page_started
                             fetched += len(page)
                             context.log.info(f"page {page_number}: {fetched} entries fetched")
                         # Whether the report lists running entries is undocumented: ask for the token user's
@@ -79,6 +84,8 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
                     except TogglError as error:
                         raise dg.Failure(description=str(error), allow_retries=False) from None
                     usage = api_usage_metadata(client.stats)
+                    fetching_seconds = time.perf_counter() - fetch_started - staging_seconds
+                merge_started = time.perf_counter()
                 with conn.transaction():
                     stats = stage.merge_window(window.start, window.end, synced_at=synced_at)
                     in_window = checks.window_row_count(conn, warehouse.raw_schema, window.start, window.end)
@@ -86,6 +93,7 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
                         conn, warehouse.raw_schema, window.start, window.end, synced_at
                     )
                     preview = checks.window_preview(conn, warehouse.raw_schema, window.start, window.end)
+                merging_seconds = time.perf_counter() - merge_started
             finally:
                 stage.close()
         context.log.info(f"{ENTRIES} {first_day}..{last_day}: {stats}")
@@ -94,6 +102,11 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
             **load_metadata(stats),
             "window": dg.MetadataValue.text(f"{first_day} .. {last_day} ({window.start.tzinfo})"),
             "dagster/row_count": dg.MetadataValue.int(in_window),
+            # Where the step's time went: API + parsing, COPY into the stage, the merge transaction.
+            "seconds_fetching": dg.MetadataValue.float(round(fetching_seconds, 3)),
+            "seconds_staging": dg.MetadataValue.float(round(staging_seconds, 3)),
+            "seconds_merging": dg.MetadataValue.float(round(merging_seconds, 3)),
+            "seconds_loading": dg.MetadataValue.float(round(staging_seconds + merging_seconds, 3)),
             "preview": preview_metadata(
                 preview, ("id", "start", "end", "duration_ms", "user_id", "project_id", "description")
             ),

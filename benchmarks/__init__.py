@@ -1,0 +1,1 @@
+"""Benchmarks of toggl_assets: ``./run bench`` (``python -m benchmarks``). See ``benchmarks/RESULTS.md``."""

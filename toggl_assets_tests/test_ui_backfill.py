@@ -1,0 +1,134 @@
+"""A backfill launched the way the UI's asset page launches it (GraphQL, daemon) is one run, like `sync`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from toggl_assets.local_postgres import resolve_database_urls
+from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets_tests.test_cli import SCRIPT
+
+LAUNCH = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}"""
+BACKFILL = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status runs(limit: 10) { runId status } }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str, variables: dict) -> dict:
+    answer = requests.post(
+        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables}, timeout=30
+    )
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+@pytest.mark.slow
+def test_ui_backfill_is_one_run_and_loads_the_window(tmp_path: Path):
+    spec = WorkspaceSpec(
+        seed=31,
+        users=3,
+        clients=2,
+        projects=4,
+        tags=3,
+        tasks=4,
+        entries=600,
+        start=date(2024, 3, 1),
+        end=date(2024, 3, 31),
+        plan="premium",
+        edge_cases=True,
+    )
+    port = free_port()
+    with Simulator(SimulatorConfig(spec=spec)) as sim:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}
+        env.update(
+            TOGGL_ASSETS_HOME=str(tmp_path),
+            TOGGL_API_URL=sim.url,
+            TOGGL_API_TOKEN=sim.api_token,
+            TOGGL_WORKSPACE_ID=str(sim.workspace_id),
+            TOGGL_START_DATE="2024-03-01",
+            TOGGL_REQUESTS_PER_SECOND="0",
+        )
+        dev = subprocess.Popen(
+            [SCRIPT, "dev", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    nodes = graphql(port, "{ assetNodes { assetKey { path } } }", {})["assetNodes"]
+                    if nodes:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, "the Dagster UI did not come up"
+                time.sleep(1)
+            params = {
+                "partitionsByAssets": [
+                    {
+                        "assetKey": {"path": ["toggl_entries"]},
+                        "partitions": {"range": {"start": "2024-03-04", "end": "2024-03-15"}},
+                    }
+                ]
+            }
+            launched = graphql(port, LAUNCH, {"params": params})["launchPartitionBackfill"]
+            assert launched["__typename"] == "LaunchBackfillSuccess", launched
+            deadline = time.monotonic() + 180
+            while True:
+                backfill = graphql(port, BACKFILL, {"id": launched["backfillId"]})["partitionBackfillOrError"]
+                if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED"):
+                    break
+                assert time.monotonic() < deadline, f"backfill still {backfill['status']}"
+                time.sleep(2)
+        finally:
+            os.killpg(dev.pid, signal.SIGINT)
+            try:
+                dev.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(dev.pid, signal.SIGKILL)
+        assert [run["status"] for run in backfill["runs"]] == ["SUCCESS"]  # one run for 12 days
+        lower = datetime(2024, 3, 4, tzinfo=UTC)
+        upper = datetime(2024, 3, 16, tzinfo=UTC)
+        expected = {
+            e["id"]
+            for e in sim.truth.entries
+            if lower <= datetime.fromisoformat(e["start"]) < upper and e["stop"] is not None
+        }
+    # `dev` stopped the embedded server on exit; the next user of the home starts it again, data intact.
+    url = resolve_database_urls(tmp_path, {}).warehouse_url
+    with psycopg.connect(url) as conn:
+        stored = {
+            row[0]
+            for row in conn.execute("SELECT id FROM raw.toggl_entries WHERE start >= %s AND start < %s", (lower, upper))
+        }
+    assert stored == expected and stored
