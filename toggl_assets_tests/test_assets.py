@@ -42,15 +42,9 @@ def simulator() -> Iterator[Simulator]:
 
 
 def make_resources(sim: Simulator, warehouse_url: str, **toggl: object) -> dict[str, object]:
+    options = {"workspace_id": sim.workspace_id, "requests_per_second": 0, "page_size": PAGE, **toggl}
     return {
-        "toggl": TogglResource(
-            api_token=sim.api_token,
-            api_url=sim.url,
-            workspace_id=sim.workspace_id,
-            requests_per_second=0,
-            page_size=PAGE,
-            **toggl,
-        ),
+        "toggl": TogglResource(api_token=sim.api_token, api_url=sim.url, **options),
         "warehouse": WarehouseResource(url=warehouse_url),
     }
 
@@ -230,3 +224,21 @@ def test_entries_crossing_midnight_belong_to_the_day_of_their_start_in_the_confi
     assert stored == truth_ids(simulator, date(2024, 2, 21), date(2024, 2, 21), zone)
     assert sync.run(date(2024, 2, 22)).success
     assert early["id"] in stored_ids(warehouse_url, date(2024, 2, 22), date(2024, 2, 22), zone)
+
+
+def test_a_run_shares_one_client_so_me_is_asked_once_and_costs_the_minimum(simulator, warehouse_url):
+    sync = Sync(simulator, warehouse_url)
+    simulator.reset_stats()
+    assert sync.run(date(2024, 2, 5), date(2024, 2, 11), workspace_id=None).success
+    by_endpoint = simulator.stats()["by_endpoint"]
+    assert by_endpoint.get("GET /api/v9/me") == 1  # not once per step
+    simulator.reset_stats()
+    result = sync.run(date(2024, 2, 5), date(2024, 2, 11))  # TOGGL_WORKSPACE_ID set: a 7-day daily run
+    pages = math.ceil(entry_metadata(result)["rows_fetched"] / PAGE)
+    # One request per metadata endpoint (clients, projects, tags, users, tasks) plus the report's pages.
+    assert result.success and simulator.stats()["total"] == 5 + pages
+    per_step = {
+        e.asset_key.to_user_string(): e.materialization.metadata["api_requests"].value
+        for e in result.get_asset_materialization_events()
+    }
+    assert per_step["toggl_entries"] == pages and sum(per_step.values()) == 5 + pages

@@ -13,11 +13,18 @@ import dagster as dg
 PREVIEW_ROWS = 5
 
 
-def api_usage_metadata(stats: Any) -> dict[str, dg.MetadataValue]:
-    """Requests this step sent (in total and per endpoint) and the last quota Toggl reported."""
+def api_usage_metadata(stats: Any, before: Any | None = None) -> dict[str, dg.MetadataValue]:
+    """Requests sent since ``before`` (a copy of the stats when the step began; the client is shared by the
+    run's steps), in total and per endpoint, and the last quota Toggl reported."""
+    earlier = before.requests_by_endpoint if before is not None else {}
+    by_endpoint = {
+        endpoint: count - earlier.get(endpoint, 0)
+        for endpoint, count in stats.requests_by_endpoint.items()
+        if count - earlier.get(endpoint, 0)
+    }
     metadata: dict[str, dg.MetadataValue] = {
-        "api_requests": dg.MetadataValue.int(stats.total),
-        "api_requests_by_endpoint": dg.MetadataValue.json(dict(stats.requests_by_endpoint)),
+        "api_requests": dg.MetadataValue.int(stats.total - (before.total if before is not None else 0)),
+        "api_requests_by_endpoint": dg.MetadataValue.json(by_endpoint),
     }
     if stats.quota_remaining is not None:
         metadata["api_quota_remaining"] = dg.MetadataValue.int(int(stats.quota_remaining))

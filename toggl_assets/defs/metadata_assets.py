@@ -4,6 +4,7 @@ Dependencies encode the foreign-key load order: clients before projects, project
 all of them before time entries.
 """
 
+import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -41,12 +42,13 @@ def _metadata_asset(
         context: dg.AssetExecutionContext, toggl: TogglResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         with toggl.client(context.log) as client:
+            before, warned = copy.deepcopy(client.stats), len(client.warnings)
             try:
                 records = fetch(client)
             except TogglError as error:
                 raise dg.Failure(description=str(error), allow_retries=False) from None
-            usage = api_usage_metadata(client.stats)
-            warnings = list(client.warnings)
+            usage = api_usage_metadata(client.stats, before)
+            warnings = client.warnings[warned:]
         for warning in warnings:
             context.log.warning(warning)
         metadata: dict[str, Any] = dict(usage)

@@ -35,10 +35,10 @@ class TogglResource(dg.ConfigurableResource):
         default=6, description="Retries of a failed request (5xx, 429, network) per request."
     )
 
-    @contextmanager
-    def client(self, logger: logging.Logger | None = None) -> Iterator[TogglClient]:
-        """One client (one ``requests.Session``) per step; its ``stats`` count what the step sent."""
-        with TogglClient(
+    _run_client: TogglClient | None = PrivateAttr(default=None)
+
+    def _new_client(self, logger: logging.Logger | None = None) -> TogglClient:
+        return TogglClient(
             self.api_token,
             self.api_url,
             self.workspace_id,
@@ -47,8 +47,30 @@ class TogglResource(dg.ConfigurableResource):
             page_size=self.page_size,
             max_retries=self.max_retries,
             logger=logger,
-        ) as client:
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # One client per run: one requests.Session, one pace, and one /me look-up (when TOGGL_WORKSPACE_ID is
+        # unset) shared by every step, instead of one per step against the 30-per-hour /me quota.
+        self._run_client = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_client is not None:
+            self._run_client.close()
+            self._run_client = None
+
+    @contextmanager
+    def client(self, logger: logging.Logger | dg.DagsterLogManager | None = None) -> Iterator[TogglClient]:
+        """The run's client, logging to the step's logger while the step uses it."""
+        if self._run_client is None:
+            self._run_client = self._new_client()
+        client = self._run_client
+        previous = client.log
+        client.log = logger or previous
+        try:
             yield client
+        finally:
+            client.log = previous
 
 
 _MIGRATED: set[tuple[str, str, str]] = set()
