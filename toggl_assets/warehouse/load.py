@@ -530,10 +530,12 @@ def _entry_placeholder_sources(window: str) -> dict[str, sql.Composable]:
         "tasks": sql.SQL("SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {}").format(
             w
         ),
-        # Names pair with ids by position only when both arrays have the same length.
+        # Names pair with ids by position only when both arrays have the same length. Entries share few distinct
+        # tag lists: de-duplicating them before unnest saves expanding every entry's array.
         "tags": sql.SQL(
-            "SELECT g.id, e.workspace_id, g.name FROM {} e, unnest(e.tag_ids,"
-            " CASE WHEN cardinality(e.tags) = cardinality(e.tag_ids) THEN e.tags END) AS g(id, name)"
+            "SELECT g.id, e.workspace_id, g.name FROM (SELECT DISTINCT workspace_id, tag_ids,"
+            " CASE WHEN cardinality(tags) = cardinality(tag_ids) THEN tags END AS tags"
+            " FROM {} WHERE cardinality(tag_ids) > 0) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
         ).format(w),
     }
 

@@ -1,0 +1,114 @@
+"""Figures read after a run (Dagster metadata and step times, the weekly SQL, a plain COPY), as one JSON line.
+
+``python -m benchmarks.probe --home H --first D --last D [--full]`` with ``DAGSTER_PG_URL`` and
+``TOGGL_WAREHOUSE_URL`` set. It runs in its own process so that the benchmark's parent process stays small:
+on Linux a child started by exec inherits its parent's peak RSS in ``ru_maxrss``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ENTRIES = "toggl_entries"
+
+
+def entries_metadata(instance: Any) -> dict[str, Any]:
+    import dagster as dg
+
+    event = instance.get_latest_materialization_event(dg.AssetKey(ENTRIES))
+    if event is None or event.asset_materialization is None:
+        return {}
+    return {k: v.value for k, v in event.asset_materialization.metadata.items() if not k.startswith("preview")}
+
+
+def latest_run_seconds(instance: Any, job_name: str, step_key: str | None = None) -> tuple[float | None, float | None]:
+    """(seconds of step ``step_key`` or of all steps, seconds of the run) of the newest run of ``job_name``."""
+    import dagster as dg
+
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
+    if not runs:
+        return None, None
+    run_id = runs[0].run_id
+    steps = [s for s in instance.get_run_step_stats(run_id) if step_key is None or s.step_key == step_key]
+    step = sum(s.end_time - s.start_time for s in steps if s.end_time and s.start_time) if steps else None
+    stats = instance.get_run_stats(run_id)
+    run = (stats.end_time - stats.start_time) if stats.end_time and stats.start_time else None
+    return step, run
+
+
+def weekly_sql_seconds(url: str, start: date, end: date) -> float:
+    """The weekly summary's SQL alone: every week of [start, end] refreshed in one transaction (UTC)."""
+    import psycopg
+
+    from toggl_assets.warehouse.weekly import refresh_weekly_summary
+
+    first = start - timedelta(days=start.weekday())
+    with psycopg.connect(url) as conn:
+        began = time.perf_counter()
+        with conn.transaction():
+            week = first
+            while week <= end:
+                refresh_weekly_summary(conn, week, "UTC")
+                week += timedelta(weeks=1)
+        return time.perf_counter() - began
+
+
+def plain_copy(url: str) -> tuple[int, float]:
+    """Rows/s of a plain binary COPY of the rows of raw.toggl_entries (read into Python first) into a new table
+    of the same server with no index and no constraint: the machine's limit for these rows from Python."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        columns = conn.execute(
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+            " WHERE attrelid = 'raw.toggl_entries'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        ).fetchall()
+        names = ", ".join(f'"{name}"' for name, _ in columns)
+        types = [kind for _, kind in columns]
+        rows = conn.execute(f"SELECT {names} FROM raw.toggl_entries").fetchall()
+        conn.execute("DROP TABLE IF EXISTS public.bench_plain_copy")
+        conn.execute("CREATE TABLE public.bench_plain_copy (LIKE raw.toggl_entries)")
+        began = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur, cur.copy(
+            f"COPY public.bench_plain_copy ({names}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+        seconds = time.perf_counter() - began
+        conn.execute("DROP TABLE public.bench_plain_copy")
+    return len(rows), (len(rows) / seconds if seconds > 0 else 0.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.probe")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--first", type=date.fromisoformat, required=True)
+    parser.add_argument("--last", type=date.fromisoformat, required=True)
+    parser.add_argument("--full", action="store_true", help="also the weekly SQL and the plain COPY")
+    args = parser.parse_args(argv)
+
+    import dagster as dg
+
+    url = os.environ["TOGGL_WAREHOUSE_URL"]
+    out: dict[str, Any] = {}
+    with dg.DagsterInstance.from_config(str(args.home / "dagster_home")) as instance:
+        out["metadata"] = entries_metadata(instance)
+        out["weekly_step_seconds"], out["weekly_run_seconds"] = latest_run_seconds(instance, "toggl_weekly")
+        out["entries_step_seconds"], out["sync_run_seconds"] = latest_run_seconds(instance, "toggl_sync", ENTRIES)
+    if args.full:
+        out["weekly_sql_seconds"] = weekly_sql_seconds(url, args.first, args.last)
+        out["plain_copy_rows"], out["plain_copy_rows_per_second"] = plain_copy(url)
+    print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
