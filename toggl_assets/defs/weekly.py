@@ -10,7 +10,7 @@ import pandas as pd
 from toggl_assets.defs.entries import ENTRIES
 from toggl_assets.defs.partitions import TogglPartitions
 from toggl_assets.defs.resources import WarehouseResource
-from toggl_assets.warehouse.weekly import refresh_weekly_summary, weekly_hours_by_project
+from toggl_assets.warehouse.weekly import refresh_weekly_summaries, weekly_hours_by_project
 
 WEEKLY = "toggl_weekly_summary"
 
@@ -74,23 +74,19 @@ def build_weekly_asset(partitions: TogglPartitions, timezone: str) -> dg.AssetsD
         automation_condition=WEEKLY_AUTOMATION,
         metadata={"table": "analytics.toggl_weekly_summary"},
     )
-    def toggl_weekly_summary(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    def toggl_weekly_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Per week, project and user: seven daily durations, the week total, billable time and earnings,
         computed in SQL from raw.toggl_entries into analytics.toggl_weekly_summary. No API calls."""
         weeks = [date.fromisoformat(key) for key in context.partition_keys]
-        total_rows = 0
         with warehouse.connection() as conn:
             with conn.transaction():
-                for week_start in weeks:
-                    total_rows += refresh_weekly_summary(
-                        conn,
-                        week_start,
-                        timezone,
-                        raw_schema=warehouse.raw_schema,
-                        analytics_schema=warehouse.analytics_schema,
-                    )
+                total_rows = refresh_weekly_summaries(
+                    conn,
+                    weeks,
+                    timezone,
+                    raw_schema=warehouse.raw_schema,
+                    analytics_schema=warehouse.analytics_schema,
+                )
             newest = weeks[-1]
             frame = week_frame(
                 weekly_hours_by_project(conn, newest, analytics_schema=warehouse.analytics_schema), newest
