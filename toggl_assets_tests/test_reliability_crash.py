@@ -294,7 +294,7 @@ def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_
     from dagster._core.test_utils import instance_for_test
     from dagster._core.utils import make_new_run_id
 
-    from toggl_assets.cli import RUN_PID_TAG, RUN_PROCESS_STARTED_TAG, process_run_tags, release_dead_runs
+    from toggl_assets.run_recovery import RUN_PID_TAG, RUN_PROCESS_STARTED_TAG, process_run_tags, release_dead_runs
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # its pid is dead (and reaped)
