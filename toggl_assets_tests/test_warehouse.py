@@ -24,7 +24,7 @@ from toggl_assets.warehouse.load import (
     upsert_users,
 )
 from toggl_assets.warehouse.migrations import MIGRATIONS, applied_versions, migrate
-from toggl_assets.warehouse.synthetic import client, entry, project, tag, user, utc
+from toggl_assets_tests.factories import client, entry, project, tag, user, utc
 
 DAY = timedelta(days=1)
 W0 = utc(2024, 3, 4)  # window [W0, W1)

@@ -13,7 +13,6 @@ import pytest
 
 from toggl_assets.warehouse.load import load_entries, upsert_clients, upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
-from toggl_assets.warehouse.synthetic import client, entry, project, user, utc
 from toggl_assets.warehouse.weekly import (
     build_weekly_report,
     format_weekly_report_table,
@@ -21,6 +20,7 @@ from toggl_assets.warehouse.weekly import (
     weekly_hours_by_project,
     weekly_report,
 )
+from toggl_assets_tests.factories import client, entry, project, user, utc
 
 # Toggl's Reports API v2 documentation of the weekly report (a copy of the project's seed document 003).
 SEED = Path(__file__).parent / "data" / "toggl_weekly_report_v2.txt"

@@ -7,6 +7,7 @@ import binascii
 import json
 import math
 import random
+import sys
 import threading
 import time
 import uuid
@@ -424,6 +425,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     app: App
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-answer (killed sync, timeout) is normal here, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Simulator:

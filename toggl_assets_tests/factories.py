@@ -1,11 +1,8 @@
-"""Synthetic records for tests and benchmarks of the warehouse (no randomness unless a seed is given)."""
+"""Record factories for warehouse tests (no randomness unless a seed is given)."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from toggl_assets.records import ClientRecord, EntryRecord, ProjectRecord, TagRecord, UserRecord
@@ -65,35 +62,3 @@ def tag(id: int, name: str, **fields: Any) -> TagRecord:
 def user(id: int, name: str, **fields: Any) -> UserRecord:
     email = f"{name.lower().replace(' ', '.')}@example.com"
     return UserRecord(**{"id": id, "workspace_id": WORKSPACE_ID, "name": name, "email": email, **fields})
-
-
-def synthetic_entries(
-    count: int, start: datetime = EPOCH, *, first_id: int = 1, seed: int = 0, span_days: int = 365
-) -> Iterator[EntryRecord]:
-    """``count`` plausible entries spread over ``span_days`` from ``start``, referencing users 1-20,
-    projects 1-200, tasks 1-500 and tags 1-50 by id and name (so merges create placeholders)."""
-    rng = random.Random(seed)
-    step = span_days * 86400 / max(count, 1)
-    for n in range(count):
-        seconds = rng.randint(60, 4 * 3600)
-        project_id = rng.randint(1, 200)
-        tags = rng.sample(range(1, 51), rng.randint(0, 3))
-        billable = rng.random() < 0.5
-        yield entry(
-            first_id + n,
-            start + timedelta(seconds=int(n * step)),
-            seconds,
-            project_id=project_id,
-            project_name=f"Project {project_id}",
-            task_id=rng.choice([None, rng.randint(1, 500)]),
-            task_name=None,
-            user_id=rng.randint(1, 20),
-            user_name=None,
-            description=f"work item {n} – {rng.random():.6f}",
-            is_billable=billable,
-            billable_amount=Decimal(seconds * 25) / 3600 if billable else None,
-            currency="EUR",
-            tags=tuple(f"tag {t}" for t in tags),
-            tag_ids=tuple(tags),
-            hourly_rate=Decimal("25.00"),
-        )
