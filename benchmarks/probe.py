@@ -76,9 +76,11 @@ def plain_copy(url: str) -> tuple[int, float]:
         conn.execute("DROP TABLE IF EXISTS public.bench_plain_copy")
         conn.execute("CREATE TABLE public.bench_plain_copy (LIKE raw.toggl_entries)")
         began = time.perf_counter()
-        with conn.transaction(), conn.cursor() as cur, cur.copy(
-            f"COPY public.bench_plain_copy ({names}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with (
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy(f"COPY public.bench_plain_copy ({names}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)

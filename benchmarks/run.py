@@ -98,14 +98,25 @@ class SimulatorProcess:
 
     def __init__(self, entries: int, users: int, start: date, end: date, max_page_size: int, log: Path) -> None:
         command = [
-            TOGGL_ASSETS, "simulator", "--seed", "1", "--users", str(users), "--entries", str(entries),
-            "--start", start.isoformat(), "--end", end.isoformat(), "--max-page-size", str(max_page_size),
+            TOGGL_ASSETS,
+            "simulator",
+            "--seed",
+            "1",
+            "--users",
+            str(users),
+            "--entries",
+            str(entries),
+            "--start",
+            start.isoformat(),
+            "--end",
+            end.isoformat(),
+            "--max-page-size",
+            str(max_page_size),
             *(f"--{k}={v}" for k, v in METADATA.items()),
         ]
         started = time.perf_counter()
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, cwd=ROOT,
-                                     env=_clean_env())
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, cwd=ROOT, env=_clean_env())
         self.env: dict[str, str] = {}
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
@@ -125,8 +136,9 @@ class SimulatorProcess:
 
     def call(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.env["TOGGL_API_URL"] + path, data=data,
-                                         method="GET" if body is None else "POST")
+        request = urllib.request.Request(
+            self.env["TOGGL_API_URL"] + path, data=data, method="GET" if body is None else "POST"
+        )
         with urllib.request.urlopen(request, timeout=600) as response:
             return json.loads(response.read())
 
@@ -145,8 +157,7 @@ class SimulatorProcess:
 
 def _clean_env() -> dict[str, str]:
     """The environment without any Toggl or Dagster setting of the developer's shell."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("TOGGL_", "DAGSTER_")) and k != "PYTHONPATH"}
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TOGGL_", "DAGSTER_")) and k != "PYTHONPATH"}
 
 
 # ---------------------------------------------------------------------------------------------- warehouse
@@ -177,10 +188,23 @@ class Warehouse:
     def probe(self, first: date, last: date, *, full: bool) -> dict[str, Any]:
         """Figures read after a run, in a child process (``benchmarks.probe``): this process stays small, so
         the peak RSS the next child inherits at exec (Linux keeps the parent's high-water mark) is not ours."""
-        command = [sys.executable, "-m", "benchmarks.probe", "--home", str(self.home), "--first", first.isoformat(),
-                   "--last", last.isoformat()] + (["--full"] if full else [])
-        env = {**_clean_env(), "PYTHONPATH": str(ROOT), "DAGSTER_PG_URL": self.dagster_url,
-               "TOGGL_WAREHOUSE_URL": self.url}
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.probe",
+            "--home",
+            str(self.home),
+            "--first",
+            first.isoformat(),
+            "--last",
+            last.isoformat(),
+        ] + (["--full"] if full else [])
+        env = {
+            **_clean_env(),
+            "PYTHONPATH": str(ROOT),
+            "DAGSTER_PG_URL": self.dagster_url,
+            "TOGGL_WAREHOUSE_URL": self.url,
+        }
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"benchmarks.probe failed:\n{done.stderr[-3000:]}")
@@ -204,8 +228,11 @@ def minimum_requests(summary: dict[str, Any], fetched: int, page_size: int) -> d
         + 1  # workspace_users
         + max(1, math.ceil(summary["tasks"] / TASKS_PER_PAGE))
     )
-    return {"metadata": metadata, "entries": max(1, math.ceil(fetched / page_size)),
-            "total": metadata + max(1, math.ceil(fetched / page_size))}
+    return {
+        "metadata": metadata,
+        "entries": max(1, math.ceil(fetched / page_size)),
+        "total": metadata + max(1, math.ceil(fetched / page_size)),
+    }
 
 
 def span_aware_minimum(summary: dict[str, Any], first: date, last: date, page_size: int) -> int:
@@ -240,8 +267,18 @@ def _fail(what: str, child: ChildResult) -> RuntimeError:
     return RuntimeError(f"{what} failed with status {child.returncode}:\n{tail}")
 
 
-def measure_workload(name: str, entries: int, users: int, days: int, args: argparse.Namespace,
-                     work: Path, warehouse: Warehouse, *, daily: bool, baseline_days: int | None) -> dict[str, Any]:
+def measure_workload(
+    name: str,
+    entries: int,
+    users: int,
+    days: int,
+    args: argparse.Namespace,
+    work: Path,
+    warehouse: Warehouse,
+    *,
+    daily: bool,
+    baseline_days: int | None,
+) -> dict[str, Any]:
     yesterday = date.today() - timedelta(days=1)
     first, last = yesterday - timedelta(days=days - 1), yesterday
     print(f"[{name}] generating {entries:,} entries, {users} users, {first} .. {last} ...", flush=True)
@@ -254,8 +291,12 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
 
         print(f"[{name}] toggl-assets sync --start {first} --end {last} ...", flush=True)
         sim.call("/_simulator/reset_stats", {})
-        child = run_child([TOGGL_ASSETS, "sync", "--start", first.isoformat(), "--end", last.isoformat(),
-                           "--quiet"], env, work, work / f"sync-{name}.log")
+        child = run_child(
+            [TOGGL_ASSETS, "sync", "--start", first.isoformat(), "--end", last.isoformat(), "--quiet"],
+            env,
+            work,
+            work / f"sync-{name}.log",
+        )
         if child.returncode != 0:
             raise _fail(f"sync of {name}", child)
         stats = sim.call("/_simulator/stats")
@@ -282,8 +323,7 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
             "requests_minimum": minimum["total"],
             "requests_minimum_metadata": minimum["metadata"],
             "requests_minimum_entries": minimum["entries"],
-            "requests_span_aware_minimum": minimum["metadata"]
-            + span_aware_minimum(summary, first, last, page_size),
+            "requests_span_aware_minimum": minimum["metadata"] + span_aware_minimum(summary, first, last, page_size),
             "requests_over_minimum_pct": round(100.0 * (stats["total"] - minimum["total"]) / minimum["total"], 2),
             "wall_seconds": round(child.seconds, 2),
             "entries_per_second": round(synced / child.seconds, 1),
@@ -302,9 +342,12 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
             "weekly_run_seconds": _round(probe["weekly_run_seconds"]),
             "weekly_sql_seconds": round(probe["weekly_sql_seconds"], 3),
         }
-        print(f"[{name}] {result['requests']} requests (minimum {result['requests_minimum']}), "
-              f"{result['wall_seconds']} s, {result['entries_per_second']:,.0f} entries/s, "
-              f"peak RSS {result['peak_rss_mb']} MB", flush=True)
+        print(
+            f"[{name}] {result['requests']} requests (minimum {result['requests_minimum']}), "
+            f"{result['wall_seconds']} s, {result['entries_per_second']:,.0f} entries/s, "
+            f"peak RSS {result['peak_rss_mb']} MB",
+            flush=True,
+        )
         if daily:
             result["daily"] = measure_daily(name, sim, env, work, warehouse, yesterday, args)
         if baseline_days is not None:
@@ -314,18 +357,29 @@ def measure_workload(name: str, entries: int, users: int, days: int, args: argpa
         sim.stop()
 
 
-def measure_daily(name: str, sim: SimulatorProcess, env: dict[str, str], work: Path, warehouse: Warehouse,
-                  yesterday: date, args: argparse.Namespace) -> dict[str, Any]:
+def measure_daily(
+    name: str,
+    sim: SimulatorProcess,
+    env: dict[str, str],
+    work: Path,
+    warehouse: Warehouse,
+    yesterday: date,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     """One day of late edits, then the schedule's run request: the trailing days that end with yesterday."""
     from toggl_assets.defs.schedules import trailing_range
 
     start, end = trailing_range(_midnight_today(), args.trailing_days)
     edits = sim.call("/_simulator/daily_edits", {"day": yesterday.isoformat(), **DAILY_EDITS})
-    print(f"[{name}] daily run {start} .. {end} after {len(edits['edited'])} edits, {len(edits['deleted'])} "
-          f"deletions, {len(edits['added'])} additions ...", flush=True)
+    print(
+        f"[{name}] daily run {start} .. {end} after {len(edits['edited'])} edits, {len(edits['deleted'])} "
+        f"deletions, {len(edits['added'])} additions ...",
+        flush=True,
+    )
     sim.call("/_simulator/reset_stats", {})
-    child = run_child([TOGGL_ASSETS, "sync", "--start", start, "--end", end, "--quiet"], env, work,
-                      work / f"daily-{name}.log")
+    child = run_child(
+        [TOGGL_ASSETS, "sync", "--start", start, "--end", end, "--quiet"], env, work, work / f"daily-{name}.log"
+    )
     if child.returncode != 0:
         raise _fail("daily run", child)
     stats = sim.call("/_simulator/stats")
@@ -354,16 +408,27 @@ def _midnight_today() -> Any:
     return datetime.combine(date.today(), datetime.min.time())
 
 
-def measure_baseline(name: str, sim: SimulatorProcess, env: dict[str, str], work: Path, warehouse: Warehouse,
-                     first: date, days: int, ours: dict[str, Any]) -> dict[str, Any]:
+def measure_baseline(
+    name: str,
+    sim: SimulatorProcess,
+    env: dict[str, str],
+    work: Path,
+    warehouse: Warehouse,
+    first: date,
+    days: int,
+    ours: dict[str, Any],
+) -> dict[str, Any]:
     """One Dagster run per daily partition (what a plain partitioned asset's backfill does), from scratch."""
     warehouse.reset()
     last = first + timedelta(days=days - 1)
     print(f"[{name}] naive baseline: one run per day, {first} .. {last} ({days} runs) ...", flush=True)
     sim.call("/_simulator/reset_stats", {})
-    child = run_child([sys.executable, "-m", "benchmarks.naive", "--start", first.isoformat(),
-                       "--end", last.isoformat()], {**env, "PYTHONPATH": str(ROOT)}, work,
-                      work / f"baseline-{name}.log")
+    child = run_child(
+        [sys.executable, "-m", "benchmarks.naive", "--start", first.isoformat(), "--end", last.isoformat()],
+        {**env, "PYTHONPATH": str(ROOT)},
+        work,
+        work / f"baseline-{name}.log",
+    )
     if child.returncode != 0:
         raise _fail("naive baseline", child)
     stats = sim.call("/_simulator/stats")
@@ -404,53 +469,91 @@ def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     verdicts: list[dict[str, Any]] = []
 
     def add(name: str, target: str, value: Any, passed: bool | None, note: str = "") -> None:
-        verdicts.append({"name": name, "target": target, "value": value,
-                         "status": "N/A" if passed is None else ("PASS" if passed else "MISS"), "note": note})
+        verdicts.append(
+            {
+                "name": name,
+                "target": target,
+                "value": value,
+                "status": "N/A" if passed is None else ("PASS" if passed else "MISS"),
+                "note": note,
+            }
+        )
 
     for name, r in results.items():
         extra = r["requests"] - r["requests_minimum"]
         note = ""
         if extra > 0:
-            note = (f"{extra} over the minimum; the client cannot avoid {r['requests_span_aware_minimum']}"
-                    " (one day of margin on each side makes a year 367 days: 2 report spans of <= 365 days)")
-        add(f"requests {name}", f"within {t['requests_within_pct']:g}% of {r['requests_minimum']}",
+            note = (
+                f"{extra} over the minimum; the client cannot avoid {r['requests_span_aware_minimum']}"
+                " (one day of margin on each side makes a year 367 days: 2 report spans of <= 365 days)"
+            )
+        add(
+            f"requests {name}",
+            f"within {t['requests_within_pct']:g}% of {r['requests_minimum']}",
             f"{r['requests']} ({r['requests_over_minimum_pct']:+.1f}%)",
-            r["requests_over_minimum_pct"] <= t["requests_within_pct"], note)
+            r["requests_over_minimum_pct"] <= t["requests_within_pct"],
+            note,
+        )
     daily = next((r["daily"] for r in results.values() if "daily" in r), None)
     if daily:
-        add(f"daily run ({daily['workload']})", f"<= {t['daily_max_requests']} requests", daily["requests"],
-            daily["requests"] <= t["daily_max_requests"])
+        add(
+            f"daily run ({daily['workload']})",
+            f"<= {t['daily_max_requests']} requests",
+            daily["requests"],
+            daily["requests"] <= t["daily_max_requests"],
+        )
     else:
         add("daily run", f"<= {t['daily_max_requests']} requests", None, None, "not run")
     if "250k" in results:
         r = results["250k"]
-        add("entries/s end to end (250k)", f">= {t['entries_per_second_250k']:,}", r["entries_per_second"],
+        add(
+            "entries/s end to end (250k)",
+            f">= {t['entries_per_second_250k']:,}",
+            r["entries_per_second"],
             r["entries_per_second"] >= t["entries_per_second_250k"],
             f"sync command wall {r['wall_seconds']} s, of which entries step {r['entries_step_seconds']} s,"
-            f" weekly run {r['weekly_run_seconds']} s")
+            f" weekly run {r['weekly_run_seconds']} s",
+        )
     else:
         add("entries/s end to end (250k)", f">= {t['entries_per_second_250k']:,}", None, None, "250k not run")
     for name, r in results.items():
         ratio = r["load_vs_copy_ratio"]
-        add(f"load vs plain COPY {name}", f">= {t['load_vs_copy_min_ratio']:g}", ratio,
+        add(
+            f"load vs plain COPY {name}",
+            f">= {t['load_vs_copy_min_ratio']:g}",
+            ratio,
             ratio is not None and ratio >= t["load_vs_copy_min_ratio"],
-            f"{r['load_rows_per_second']:,.0f} vs {r['plain_copy_rows_per_second']:,.0f} rows/s")
+            f"{r['load_rows_per_second']:,.0f} vs {r['plain_copy_rows_per_second']:,.0f} rows/s",
+        )
     for name, r in results.items():
-        add(f"peak RSS {name}", f"< {t['peak_rss_max_mb']} MB", r["peak_rss_mb"],
-            r["peak_rss_mb"] < t["peak_rss_max_mb"])
+        add(
+            f"peak RSS {name}",
+            f"< {t['peak_rss_max_mb']} MB",
+            r["peak_rss_mb"],
+            r["peak_rss_mb"] < t["peak_rss_max_mb"],
+        )
     if "25k" in results and "1m" in results:
         growth = round(results["1m"]["peak_rss_mb"] - results["25k"]["peak_rss_mb"], 1)
         add("RSS growth 25k -> 1m", f"< {t['rss_growth_max_mb']} MB", growth, growth < t["rss_growth_max_mb"])
     elif len(results) > 1:
         names = sorted(results, key=lambda n: results[n]["entries"])
         growth = round(results[names[-1]]["peak_rss_mb"] - results[names[0]]["peak_rss_mb"], 1)
-        add(f"RSS growth {names[0]} -> {names[-1]}", f"< {t['rss_growth_max_mb']} MB", growth,
-            growth < t["rss_growth_max_mb"], "partial: 25k and 1m were not both run")
+        add(
+            f"RSS growth {names[0]} -> {names[-1]}",
+            f"< {t['rss_growth_max_mb']} MB",
+            growth,
+            growth < t["rss_growth_max_mb"],
+            "partial: 25k and 1m were not both run",
+        )
     if "1m" in results:
         r = results["1m"]
-        add("weekly summary, a year of 1m", f"< {t['weekly_1m_max_seconds']:g} s", r["weekly_step_seconds"],
+        add(
+            "weekly summary, a year of 1m",
+            f"< {t['weekly_1m_max_seconds']:g} s",
+            r["weekly_step_seconds"],
             r["weekly_step_seconds"] is not None and r["weekly_step_seconds"] < t["weekly_1m_max_seconds"],
-            f"Dagster step (all weeks, chart included); SQL alone {r['weekly_sql_seconds']} s")
+            f"Dagster step (all weeks, chart included); SQL alone {r['weekly_sql_seconds']} s",
+        )
     else:
         add("weekly summary, a year of 1m", f"< {t['weekly_1m_max_seconds']:g} s", None, None, "1m not run")
     return verdicts
@@ -461,50 +564,98 @@ def evaluate(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render(report: dict[str, Any]) -> str:
     results = report["workloads"]
-    lines = [f"Machine: {report['machine']['summary']}",
-             f"Simulator page size {report['config']['page_size']}, quotas off; "
-             f"warehouse: embedded PostgreSQL {report['machine']['postgres']}", ""]
-    header = ["workload", "entries", "users", "requests", "minimum", "wall s", "entries/s", "fetch s",
-              "load s", "load rows/s", "COPY rows/s", "load/COPY", "peak RSS MB", "weekly s"]
+    lines = [
+        f"Machine: {report['machine']['summary']}",
+        f"Simulator page size {report['config']['page_size']}, quotas off; "
+        f"warehouse: embedded PostgreSQL {report['machine']['postgres']}",
+        "",
+    ]
+    header = [
+        "workload",
+        "entries",
+        "users",
+        "requests",
+        "minimum",
+        "wall s",
+        "entries/s",
+        "fetch s",
+        "load s",
+        "load rows/s",
+        "COPY rows/s",
+        "load/COPY",
+        "peak RSS MB",
+        "weekly s",
+    ]
     rows = []
     for name, r in results.items():
-        rows.append([name, f"{r['entries_synced']:,}", str(r["users"]),
-                     f"{r['requests']}", f"{r['requests_minimum']}", f"{r['wall_seconds']:.1f}",
-                     f"{r['entries_per_second']:,.0f}", f"{r['seconds_fetching']:.1f}", f"{r['seconds_loading']:.1f}",
-                     f"{r['load_rows_per_second']:,.0f}", f"{r['plain_copy_rows_per_second']:,.0f}",
-                     f"{r['load_vs_copy_ratio']:.2f}", f"{r['peak_rss_mb']:.0f}",
-                     f"{r['weekly_step_seconds']:.2f}" if r["weekly_step_seconds"] is not None else "-"])
+        rows.append(
+            [
+                name,
+                f"{r['entries_synced']:,}",
+                str(r["users"]),
+                f"{r['requests']}",
+                f"{r['requests_minimum']}",
+                f"{r['wall_seconds']:.1f}",
+                f"{r['entries_per_second']:,.0f}",
+                f"{r['seconds_fetching']:.1f}",
+                f"{r['seconds_loading']:.1f}",
+                f"{r['load_rows_per_second']:,.0f}",
+                f"{r['plain_copy_rows_per_second']:,.0f}",
+                f"{r['load_vs_copy_ratio']:.2f}",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['weekly_step_seconds']:.2f}" if r["weekly_step_seconds"] is not None else "-",
+            ]
+        )
     lines += _table(header, rows)
     lines.append("")
-    lines.append("requests by endpoint: " + "; ".join(
-        f"{name}: " + ", ".join(f"{_short_endpoint(k)} {v}" for k, v in sorted(r["requests_by_endpoint"].items()))
-        for name, r in results.items()))
-    lines.append("weekly s = the Dagster step of the weekly summary over every week of the year (SQL alone: "
-                 + ", ".join(f"{n} {r['weekly_sql_seconds']:.2f} s" for n, r in results.items()) + ")")
+    lines.append(
+        "requests by endpoint: "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{_short_endpoint(k)} {v}" for k, v in sorted(r["requests_by_endpoint"].items()))
+            for name, r in results.items()
+        )
+    )
+    lines.append(
+        "weekly s = the Dagster step of the weekly summary over every week of the year (SQL alone: "
+        + ", ".join(f"{n} {r['weekly_sql_seconds']:.2f} s" for n, r in results.items())
+        + ")"
+    )
     for r in results.values():
         if "daily" in r:
             d = r["daily"]
-            lines += ["", f"Daily run on {d['workload']} ({d['range'][0]} .. {d['range'][1]}, after "
-                      f"{d['edited']} edits, {d['deleted']} deletions, {d['added']} additions on {r['range'][1]}):",
-                      f"  {d['requests']} requests (" + ", ".join(
-                          f"{_short_endpoint(k)} {v}" for k, v in sorted(d["requests_by_endpoint"].items()))
-                      + f"), {d['wall_seconds']:.1f} s, peak RSS {d['peak_rss_mb']:.0f} MB; rows updated "
-                      f"{d['rows_updated']}, inserted {d['rows_inserted']}, deleted {d['rows_deleted']}"]
+            lines += [
+                "",
+                f"Daily run on {d['workload']} ({d['range'][0]} .. {d['range'][1]}, after "
+                f"{d['edited']} edits, {d['deleted']} deletions, {d['added']} additions on {r['range'][1]}):",
+                f"  {d['requests']} requests ("
+                + ", ".join(f"{_short_endpoint(k)} {v}" for k, v in sorted(d["requests_by_endpoint"].items()))
+                + f"), {d['wall_seconds']:.1f} s, peak RSS {d['peak_rss_mb']:.0f} MB; rows updated "
+                f"{d['rows_updated']}, inserted {d['rows_inserted']}, deleted {d['rows_deleted']}",
+            ]
         if "baseline" in r:
             b = r["baseline"]
-            part = "" if b["days"] == b["of_days"] else (
-                f" (measured on {b['days']} of {b['of_days']} days; full range extrapolated:"
-                f" {b['requests_full_range']} requests, {b['wall_seconds_full_range']} s)")
+            part = (
+                ""
+                if b["days"] == b["of_days"]
+                else (
+                    f" (measured on {b['days']} of {b['of_days']} days; full range extrapolated:"
+                    f" {b['requests_full_range']} requests, {b['wall_seconds_full_range']} s)"
+                )
+            )
             lines += ["", f"Naive baseline on {b['workload']}: one run per daily partition{part}"]
-            lines += _table(["", "runs", "requests", "wall s"], [
-                ["naive", str(b["runs"]), str(b["requests"]), f"{b['wall_seconds']:.1f}"],
-                ["toggl_assets", str(b["ours_runs"]), str(b["ours_requests"]), f"{b['ours_wall_seconds']:.1f}"],
-            ])
+            lines += _table(
+                ["", "runs", "requests", "wall s"],
+                [
+                    ["naive", str(b["runs"]), str(b["requests"]), f"{b['wall_seconds']:.1f}"],
+                    ["toggl_assets", str(b["ours_runs"]), str(b["ours_requests"]), f"{b['ours_wall_seconds']:.1f}"],
+                ],
+            )
     lines += ["", "Targets:"]
     for v in report["targets"]:
         value = "-" if v["value"] is None else v["value"]
-        lines.append(f"  {v['status']:<4} {v['name']}: {value} (target {v['target']})"
-                     + (f" - {v['note']}" if v["note"] else ""))
+        lines.append(
+            f"  {v['status']:<4} {v['name']}: {value} (target {v['target']})" + (f" - {v['note']}" if v["note"] else "")
+        )
     return "\n".join(lines)
 
 
@@ -517,11 +668,16 @@ def _short_endpoint(key: str) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for row in rows:
-        out.append("| " + " | ".join(c.rjust(w) if i else c.ljust(w)
-                                      for i, (c, w) in enumerate(zip(row, widths, strict=True))) + " |")
+        out.append(
+            "| "
+            + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+            + " |"
+        )
     return out
 
 
@@ -538,25 +694,40 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    summary = (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GB RAM, {platform.system()} {platform.release()},"
-               f" Python {platform.python_version()}")
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(memory, 1), "system": platform.platform(),
-            "python": platform.python_version(), "summary": summary}
+    summary = (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GB RAM, {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}"
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(memory, 1),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "summary": summary,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="./run bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workloads", default="25k,250k,1m",
-                        help="comma-separated: 25k, 250k, 1m or any size like 3k (default: all three)")
-    parser.add_argument("--quick", action="store_true",
-                        help="25k and 250k only, the baseline on the first 30 days")
+    parser = argparse.ArgumentParser(
+        prog="./run bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workloads",
+        default="25k,250k,1m",
+        help="comma-separated: 25k, 250k, 1m or any size like 3k (default: all three)",
+    )
+    parser.add_argument("--quick", action="store_true", help="25k and 250k only, the baseline on the first 30 days")
     parser.add_argument("--days", type=int, default=365, help="days of entries, ending yesterday (default 365)")
     parser.add_argument("--max-page-size", type=int, default=10_000, help="simulator's page size cap")
     parser.add_argument("--daily-on", default="250k", help="workload of the daily run ('none' to skip)")
     parser.add_argument("--baseline-on", default="25k", help="workload of the naive baseline ('none' to skip)")
-    parser.add_argument("--baseline-days", type=int, default=None,
-                        help="run the naive baseline on the first N days only (default: all days)")
+    parser.add_argument(
+        "--baseline-days",
+        type=int,
+        default=None,
+        help="run the naive baseline on the first N days only (default: all days)",
+    )
     parser.add_argument("--trailing-days", type=int, default=7, help="days of the daily run (TOGGL_SYNC_TRAILING_DAYS)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON file (default {DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
@@ -585,18 +756,31 @@ def main(argv: list[str] | None = None) -> int:
             baseline_days = None
             if name == baseline_on:
                 baseline_days = min(args.days, args.baseline_days or args.days)
-            results[name] = measure_workload(name, entries, users, args.days, args, work, warehouse,
-                                             daily=name == daily_on, baseline_days=baseline_days)
+            results[name] = measure_workload(
+                name,
+                entries,
+                users,
+                args.days,
+                args,
+                work,
+                warehouse,
+                daily=name == daily_on,
+                baseline_days=baseline_days,
+            )
         import psycopg
 
         with psycopg.connect(warehouse.url) as conn:
             version = conn.execute("SHOW server_version").fetchone()
         report = {
             "machine": {**machine(), "postgres": version[0] if version else "?"},
-            "config": {"page_size": min(args.max_page_size, CLIENT_PAGE_SIZE), "days": args.days,
-                       "simulator_max_page_size": args.max_page_size, "daily_edits": DAILY_EDITS,
-                       "metadata": METADATA,
-                       "command": "./run bench " + " ".join(sys.argv[1:] if argv is None else argv)},
+            "config": {
+                "page_size": min(args.max_page_size, CLIENT_PAGE_SIZE),
+                "days": args.days,
+                "simulator_max_page_size": args.max_page_size,
+                "daily_edits": DAILY_EDITS,
+                "metadata": METADATA,
+                "command": "./run bench " + " ".join(sys.argv[1:] if argv is None else argv),
+            },
             "workloads": results,
             "seconds": round(time.perf_counter() - started, 1),
         }

@@ -116,19 +116,13 @@ class Settings:
             timezone=parse_timezone(get("TOGGL_TIMEZONE", "UTC")),
             start_date=parse_date(get("TOGGL_START_DATE", DEFAULT_START_DATE), "TOGGL_START_DATE"),
             week_start=parse_weekday(get("TOGGL_WEEK_START", "monday")),
-            trailing_days=_int_in_range(
-                get("TOGGL_SYNC_TRAILING_DAYS", "7"), "TOGGL_SYNC_TRAILING_DAYS", 1, 366
-            ),
+            trailing_days=_int_in_range(get("TOGGL_SYNC_TRAILING_DAYS", "7"), "TOGGL_SYNC_TRAILING_DAYS", 1, 366),
             raw_schema=validate_schema_name(get("TOGGL_RAW_SCHEMA", "raw"), "TOGGL_RAW_SCHEMA"),
-            analytics_schema=validate_schema_name(
-                get("TOGGL_ANALYTICS_SCHEMA", "analytics"), "TOGGL_ANALYTICS_SCHEMA"
-            ),
+            analytics_schema=validate_schema_name(get("TOGGL_ANALYTICS_SCHEMA", "analytics"), "TOGGL_ANALYTICS_SCHEMA"),
             schedule_hour=_int_in_range(get("TOGGL_SCHEDULE_HOUR", "2"), "TOGGL_SCHEDULE_HOUR", 0, 23),
             home=Path(get("TOGGL_ASSETS_HOME", ".toggl_assets")).expanduser().resolve(),
             schedule_enabled=_boolean(get("TOGGL_SCHEDULE_ENABLED", "false"), "TOGGL_SCHEDULE_ENABLED"),
             requests_per_second=_number(get("TOGGL_REQUESTS_PER_SECOND", "1"), "TOGGL_REQUESTS_PER_SECOND"),
-            max_quota_wait_seconds=_number(
-                get("TOGGL_MAX_QUOTA_WAIT_SECONDS", "900"), "TOGGL_MAX_QUOTA_WAIT_SECONDS"
-            ),
+            max_quota_wait_seconds=_number(get("TOGGL_MAX_QUOTA_WAIT_SECONDS", "900"), "TOGGL_MAX_QUOTA_WAIT_SECONDS"),
             page_size=_int_in_range(get("TOGGL_PAGE_SIZE", "10000"), "TOGGL_PAGE_SIZE", 1, 1_000_000),
         )

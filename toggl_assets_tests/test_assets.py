@@ -85,16 +85,12 @@ def truth_ids(sim: Simulator, first: date, last: date, timezone: str = "UTC") ->
 def stored_ids(url: str, first: date, last: date, timezone: str = "UTC") -> set[int]:
     lower, upper = window_bounds(first, last, timezone)
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT id FROM raw.toggl_entries WHERE start >= %s AND start < %s", (lower, upper)
-        )
+        rows = conn.execute("SELECT id FROM raw.toggl_entries WHERE start >= %s AND start < %s", (lower, upper))
         return {row[0] for row in rows}
 
 
 def entry_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    [event] = [
-        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("toggl_entries")
-    ][:1]
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("toggl_entries")][:1]
     return {key: value.value for key, value in event.materialization.metadata.items()}
 
 
@@ -136,9 +132,7 @@ def test_a_range_is_one_run_with_few_requests(simulator, warehouse_url):
     materialized = sync.instance.get_materialized_partitions(dg.AssetKey("toggl_entries"))
     assert len(materialized) == (last - first).days + 1
     report_requests = sum(
-        count
-        for endpoint, count in simulator.stats()["by_endpoint"].items()
-        if "search/time_entries" in endpoint
+        count for endpoint, count in simulator.stats()["by_endpoint"].items() if "search/time_entries" in endpoint
     )
     fetched = entry_metadata(result)["rows_fetched"]
     assert report_requests == max(1, math.ceil(fetched / PAGE))  # never a request per day
@@ -172,12 +166,10 @@ def test_edits_and_deletions_in_toggl_propagate_on_re_sync(simulator, warehouse_
     assert (metadata["rows_inserted"], metadata["rows_updated"], metadata["rows_deleted"]) == (1, 1, 1)
     assert stored_ids(warehouse_url, day, day) == truth_ids(simulator, day, day)
     with psycopg.connect(warehouse_url) as conn:
-        assert conn.execute(
-            "SELECT description FROM raw.toggl_entries WHERE id = %s", (edited,)
-        ).fetchone() == ("edited in Toggl",)
-        assert conn.execute(
-            "SELECT count(*) FROM raw.toggl_entries WHERE id = %s", (added["id"],)
-        ).fetchone() == (1,)
+        assert conn.execute("SELECT description FROM raw.toggl_entries WHERE id = %s", (edited,)).fetchone() == (
+            "edited in Toggl",
+        )
+        assert conn.execute("SELECT count(*) FROM raw.toggl_entries WHERE id = %s", (added["id"],)).fetchone() == (1,)
 
 
 def test_a_failure_part_way_leaves_the_tables_unchanged(simulator, warehouse_url):
@@ -200,9 +192,7 @@ def test_a_failure_part_way_leaves_the_tables_unchanged(simulator, warehouse_url
     assert stored_ids(warehouse_url, first, last) == truth_ids(simulator, first, last)
 
 
-def test_entries_crossing_midnight_belong_to_the_day_of_their_start_in_the_configured_zone(
-    simulator, warehouse_url
-):
+def test_entries_crossing_midnight_belong_to_the_day_of_their_start_in_the_configured_zone(simulator, warehouse_url):
     zone = "America/New_York"
     user = simulator.truth.users[0]["uid"]
     late = simulator.create_entry(

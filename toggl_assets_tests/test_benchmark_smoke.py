@@ -15,22 +15,45 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     output = tmp_path / "smoke.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOGGL_", "DAGSTER_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--workloads", "2k", "--days", "14", "--baseline-days", "2",
-         "--output", str(output)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--workloads",
+            "2k",
+            "--days",
+            "14",
+            "--baseline-days",
+            "2",
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Targets:" in result.stdout and "| workload |" in result.stdout
     report = json.loads(output.read_text())
 
-    (name, run), = report["workloads"].items()
+    ((name, run),) = report["workloads"].items()
     assert name == "2k"
     assert 1_900 <= run["entries_synced"] <= run["entries_fetched"] <= 2_000
     assert run["requests"] >= run["requests_minimum"] >= 6
     assert run["requests_by_endpoint"] and sum(run["requests_by_endpoint"].values()) == run["requests"]
     assert 0 < run["wall_seconds"] < 120 and run["entries_per_second"] > 0
-    for key in ("seconds_fetching", "seconds_staging", "seconds_merging", "seconds_loading",
-                "weekly_step_seconds", "weekly_sql_seconds", "entries_step_seconds"):
+    for key in (
+        "seconds_fetching",
+        "seconds_staging",
+        "seconds_merging",
+        "seconds_loading",
+        "weekly_step_seconds",
+        "weekly_sql_seconds",
+        "entries_step_seconds",
+    ):
         assert run[key] is not None and run[key] >= 0, key
     assert run["load_rows_per_second"] > 0 and run["plain_copy_rows_per_second"] > 0
     assert 0 < run["load_vs_copy_ratio"] < 10

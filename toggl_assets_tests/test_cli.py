@@ -118,9 +118,7 @@ def test_wrong_token_fails_the_sync_with_one_line(simulator, tmp_path):
         "TOGGL_START_DATE": "2024-03-01",
         "TOGGL_REQUESTS_PER_SECOND": "0",
     }
-    result = run_cli(
-        "sync", "--start", "2024-03-04", "--end", "2024-03-05", "--quiet", home=tmp_path, env=env
-    )
+    result = run_cli("sync", "--start", "2024-03-04", "--end", "2024-03-05", "--quiet", home=tmp_path, env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "TOGGL_API_TOKEN" in result.stderr and "tok_WRONG_0a7c" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr

@@ -107,9 +107,7 @@ def test_daily_schedule_requests_the_trailing_window_ending_yesterday(defs):
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     when = datetime(2024, 3, 10, 2, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     with dg.instance_for_test() as instance:
-        result = schedule.evaluate_tick(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-        )
+        result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
     [request] = result.run_requests
     assert request.tags[RANGE_START] == "2024-03-03"
     assert request.tags[RANGE_END] == "2024-03-09"

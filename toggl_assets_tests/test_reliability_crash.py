@@ -40,8 +40,19 @@ REPORT = "POST /reports/api/v3/workspace/{wid}/search/time_entries"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(seed=31, users=4, clients=3, projects=8, tags=6, tasks=10, entries=1500,
-                         start=START, end=END, plan="premium", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=31,
+        users=4,
+        clients=3,
+        projects=8,
+        tags=6,
+        tasks=10,
+        entries=1500,
+        start=START,
+        end=END,
+        plan="premium",
+        edge_cases=True,
+    )
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         yield simulator
 
@@ -78,16 +89,23 @@ def _edit_toggl(sim: Simulator, tag: str) -> list[int]:
     for entry_id in changed:
         sim.update_entry(entry_id, description=f"{tag} {entry_id}")
     sim.delete_entry(ids[len(ids) // 2])
-    sim.create_entry(user_id=sim.truth.users[0]["uid"], start="2024-02-10T09:00:00Z", duration_seconds=900,
-                     description=f"{tag} added")
+    sim.create_entry(
+        user_id=sim.truth.users[0]["uid"],
+        start="2024-02-10T09:00:00Z",
+        duration_seconds=900,
+        description=f"{tag} added",
+    )
     return changed
 
 
 @pytest.fixture
 def databases(pg_socket_dir: str) -> Iterator[tuple[str, str, str]]:
     """(warehouse, dagster storage, reference warehouse) on the session server."""
-    with new_database(pg_socket_dir) as warehouse, new_database(pg_socket_dir) as dagster, \
-            new_database(pg_socket_dir) as reference:
+    with (
+        new_database(pg_socket_dir) as warehouse,
+        new_database(pg_socket_dir) as dagster,
+        new_database(pg_socket_dir) as reference,
+    ):
         yield warehouse, dagster, reference
 
 
@@ -95,8 +113,9 @@ def _sync_args() -> list[str]:
     return ["sync", "--start", START.isoformat(), "--end", END.isoformat()]
 
 
-def _assert_heals(sim: Simulator, env: dict[str, str], tmp_path: Path, warehouse: str, dagster: str,
-                  reference: str, killed_run: str) -> None:
+def _assert_heals(
+    sim: Simulator, env: dict[str, str], tmp_path: Path, warehouse: str, dagster: str, reference: str, killed_run: str
+) -> None:
     result = run_cli(*_sync_args(), "--quiet", env=env, cwd=tmp_path, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert run_sync(sim, reference, START, END, start_date=START).success
@@ -149,7 +168,7 @@ def test_sigkill_during_the_merge_rolls_back_the_whole_window(sim, databases, tm
             row = observer.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid() AND query LIKE %s" + (" AND wait_event_type = 'Lock'" if waiting else ""),
-                ("%INSERT INTO \"raw\".toggl_entries%",),
+                ('%INSERT INTO "raw".toggl_entries%',),
             ).fetchone()
             return int(row[0]) if row else 0
 
@@ -186,8 +205,13 @@ sys.stdin.read()  # hold the server until the test closes stdin (or kills this p
 
 
 def _hold_server(home: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(home)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(home)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline().strip()
     if not line:
         process.kill()
@@ -298,10 +322,15 @@ def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # its pid is dead (and reaped)
-    with new_database(pg_socket_dir) as url, instance_for_test(overrides={
-        "storage": {"postgres": {"postgres_url": url.replace("postgresql://", "postgresql+psycopg2://", 1)}},
-        "concurrency": {"pools": {"default_limit": 1}},
-    }) as instance:
+    with (
+        new_database(pg_socket_dir) as url,
+        instance_for_test(
+            overrides={
+                "storage": {"postgres": {"postgres_url": url.replace("postgresql://", "postgresql+psycopg2://", 1)}},
+                "concurrency": {"pools": {"default_limit": 1}},
+            }
+        ) as instance,
+    ):
         storage = instance.event_log_storage
         storage.set_concurrency_slots("toggl_api", 1)
         live_tags = process_run_tags()
@@ -310,8 +339,9 @@ def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_
         reused_tags = {**live_tags, RUN_PROCESS_STARTED_TAG: "12345.00"}  # our pid, but another process's start
         runs = {}
         for name, tags in (("live", live_tags), ("dead", dead_tags), ("reused", reused_tags)):
-            run = instance.add_run(DagsterRun(job_name="toggl_sync", run_id=make_new_run_id(),
-                                              status=DagsterRunStatus.STARTED, tags=tags))
+            run = instance.add_run(
+                DagsterRun(job_name="toggl_sync", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED, tags=tags)
+            )
             runs[name] = run.run_id
         assert storage.claim_concurrency_slot("toggl_api", runs["dead"], "toggl_entries").is_claimed
         assert set(release_dead_runs(instance)) == {runs["dead"], runs["reused"]}

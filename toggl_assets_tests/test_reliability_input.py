@@ -42,8 +42,19 @@ REPORT = "POST /reports/api/v3/workspace/{wid}/search/time_entries"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(seed=61, users=3, clients=2, projects=4, tags=4, tasks=4, entries=300,
-                         start=START, end=END, plan="premium", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=61,
+        users=3,
+        clients=2,
+        projects=4,
+        tags=4,
+        tasks=4,
+        entries=300,
+        start=START,
+        end=END,
+        plan="premium",
+        edge_cases=True,
+    )
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         yield simulator
 
@@ -73,8 +84,12 @@ def _one_error_line(result: Any, *fragments: str, code: int = 2) -> str:
     ids=["bad-start", "bad-end", "reversed", "before-start-date", "future"],
 )
 def test_bad_or_reversed_dates_are_refused_before_anything_runs(tmp_path, start, end, fragment):
-    env = {"PATH": "/usr/bin:/bin", "TOGGL_ASSETS_HOME": str(tmp_path), "TOGGL_START_DATE": "2024-03-01",
-           "TOGGL_API_TOKEN": "x"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TOGGL_ASSETS_HOME": str(tmp_path),
+        "TOGGL_START_DATE": "2024-03-01",
+        "TOGGL_API_TOKEN": "x",
+    }
     result = run_cli("sync", "--start", start, "--end", end, env=env, cwd=tmp_path, timeout=120)
     _one_error_line(result, fragment)
     assert not (tmp_path / "pgdata").exists()  # refused before any server was started
@@ -144,8 +159,9 @@ class _Mangler:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                answer = requests.request(self.command, outer.upstream + self.path, data=body, headers=headers,
-                                          timeout=30)
+                answer = requests.request(
+                    self.command, outer.upstream + self.path, data=body, headers=headers, timeout=30
+                )
                 content = answer.content
                 if answer.ok and content:
                     content = json.dumps(outer.mangle(self.path, json.loads(content))).encode()
@@ -174,8 +190,7 @@ class _Mangler:
 def _add_extras(value: Any) -> Any:
     """Every JSON object gains fields Toggl might add one day."""
     if isinstance(value, dict):
-        return {**{k: _add_extras(v) for k, v in value.items()}, "x_new_field": {"nested": [1, "two"]},
-                "x_flag": True}
+        return {**{k: _add_extras(v) for k, v in value.items()}, "x_new_field": {"nested": [1, "two"]}, "x_flag": True}
     if isinstance(value, list):
         return [_add_extras(v) for v in value]
     return value
@@ -202,8 +217,7 @@ def _wrong_type(field: str, value: Any, nested: bool = False) -> Callable[[str, 
     ],
     ids=["description-int", "user_id-str", "tag_ids-str", "start-garbage", "id-missing"],
 )
-def test_wrong_field_types_raise_response_error_naming_endpoint_and_fail_the_run(sim, warehouse_url, mangle,
-                                                                                 problem):
+def test_wrong_field_types_raise_response_error_naming_endpoint_and_fail_the_run(sim, warehouse_url, mangle, problem):
     with _Mangler(sim.url, mangle) as url:
         client = TogglClient(sim.api_token, url, sim.workspace_id, requests_per_second=0)
         with client, pytest.raises(TogglResponseError) as raised:
@@ -239,8 +253,11 @@ def test_malformed_json_fails_the_run_clearly_and_changes_nothing(sim, warehouse
 
 
 def test_extra_fields_everywhere_are_ignored(sim, pg_socket_dir):
-    with _Mangler(sim.url, lambda path, body: _add_extras(body)) as url, \
-            new_database(pg_socket_dir) as plain, new_database(pg_socket_dir) as extra:
+    with (
+        _Mangler(sim.url, lambda path, body: _add_extras(body)) as url,
+        new_database(pg_socket_dir) as plain,
+        new_database(pg_socket_dir) as extra,
+    ):
         assert run_sync(sim, plain, START, END, start_date=START).success
         assert run_sync(_Via(sim, url), extra, START, END, start_date=START).success
         assert table_contents(extra) == table_contents(plain)
@@ -263,22 +280,29 @@ ODD_TEXTS = {
 def test_odd_descriptions_are_stored_faithfully_end_to_end(sim, warehouse_url):
     day = datetime(2024, 3, 20, 8, 0, tzinfo=UTC)
     created = {
-        name: sim.create_entry(user_id=sim.truth.users[0]["uid"], start=day + timedelta(minutes=10 * i),
-                               duration_seconds=300, description=text,
-                               tags=["'; DROP TABLE x; --", "ñ,\"quoted\"", "tab\there"])["id"]
+        name: sim.create_entry(
+            user_id=sim.truth.users[0]["uid"],
+            start=day + timedelta(minutes=10 * i),
+            duration_seconds=300,
+            description=text,
+            tags=["'; DROP TABLE x; --", 'ñ,"quoted"', "tab\there"],
+        )["id"]
         for i, (name, text) in enumerate(ODD_TEXTS.items())
     }
     result = run_sync(sim, warehouse_url, date(2024, 3, 20), date(2024, 3, 20), start_date=START)
     assert result.success, failure_message(result)
     with psycopg.connect(warehouse_url) as conn:
-        stored = dict(conn.execute("SELECT id, description FROM raw.toggl_entries WHERE id = ANY(%s)",
-                                   (list(created.values()),)).fetchall())
+        stored = dict(
+            conn.execute(
+                "SELECT id, description FROM raw.toggl_entries WHERE id = ANY(%s)", (list(created.values()),)
+            ).fetchall()
+        )
         tags = conn.execute("SELECT tags FROM raw.toggl_entries WHERE id = %s", (created["sql"],)).fetchone()[0]
         assert conn.execute("SELECT to_regclass('raw.toggl_entries')").fetchone()[0] is not None
     for name, text in ODD_TEXTS.items():
         expected = text.replace("\x00", "")  # the documented exception: PostgreSQL text cannot hold NUL
         assert stored[created[name]] == expected, (name, stored[created[name]])
     assert len(stored[created["long"]]) == 10_000
-    assert sorted(tags) == sorted(["'; DROP TABLE x; --", "ñ,\"quoted\"", "tab\there"])
+    assert sorted(tags) == sorted(["'; DROP TABLE x; --", 'ñ,"quoted"', "tab\there"])
     assert all(check.passed for check in result.get_asset_check_evaluations())
     assert_checks_pass(warehouse_url)

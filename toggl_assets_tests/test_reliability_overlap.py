@@ -59,8 +59,19 @@ def _race(sim: Simulator, url: str, ranges: list[tuple[date, date]]) -> list[Any
 
 @pytest.mark.parametrize("rounds", [3])
 def test_schedule_run_and_backfill_started_together_leave_no_duplicates(pg_socket_dir, rounds):
-    spec = WorkspaceSpec(seed=51, users=4, clients=3, projects=6, tags=5, tasks=8, entries=1200,
-                         start=START, end=END, plan="premium", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=51,
+        users=4,
+        clients=3,
+        projects=6,
+        tags=5,
+        tasks=8,
+        entries=1200,
+        start=START,
+        end=END,
+        plan="premium",
+        edge_cases=True,
+    )
     settings = Settings(start_date=START)
     backfill = (date(2024, 2, 1), date(2024, 2, 29))
     with Simulator(SimulatorConfig(spec=spec)) as sim, new_database(pg_socket_dir) as url:

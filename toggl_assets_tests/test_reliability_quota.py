@@ -32,8 +32,19 @@ PAGE = 10  # ~30 report pages + 4 metadata requests: more than one Free-plan win
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(seed=41, users=3, clients=2, projects=4, tags=4, tasks=0, entries=300,
-                         start=START, end=END, plan="free", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=41,
+        users=3,
+        clients=2,
+        projects=4,
+        tags=4,
+        tasks=0,
+        entries=300,
+        start=START,
+        end=END,
+        plan="free",
+        edge_cases=True,
+    )
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         yield simulator
 
@@ -62,9 +73,7 @@ def test_a_sync_needing_more_than_the_quota_waits_for_the_reset_and_finishes(sim
 
 
 @pytest.mark.slow
-def test_a_sync_beyond_the_allowed_wait_stops_clearly_writes_no_window_and_the_next_run_completes(
-    sim, pg_socket_dir
-):
+def test_a_sync_beyond_the_allowed_wait_stops_clearly_writes_no_window_and_the_next_run_completes(sim, pg_socket_dir):
     with new_database(pg_socket_dir) as url, new_database(pg_socket_dir) as reference_url:
         assert run_sync(sim, url, START, END, start_date=START, page_size=PAGE).success
         before = table_contents(url)
@@ -91,11 +100,19 @@ def test_a_sync_beyond_the_allowed_wait_stops_clearly_writes_no_window_and_the_n
 @pytest.mark.slow
 def test_cli_sync_out_of_quota_prints_one_line_naming_requests_and_retry_time(sim, pg_socket_dir, tmp_path):
     with new_database(pg_socket_dir) as url, new_database(pg_socket_dir) as dagster_url:
-        env = cli_env(tmp_path, url, dagster_url, sim, TOGGL_PAGE_SIZE=str(PAGE), TOGGL_START_DATE=START.isoformat(),
-                      TOGGL_MAX_QUOTA_WAIT_SECONDS="1")
+        env = cli_env(
+            tmp_path,
+            url,
+            dagster_url,
+            sim,
+            TOGGL_PAGE_SIZE=str(PAGE),
+            TOGGL_START_DATE=START.isoformat(),
+            TOGGL_MAX_QUOTA_WAIT_SECONDS="1",
+        )
         sim.set_quota("free", window_seconds=WINDOW)
-        result = run_cli("sync", "--start", START.isoformat(), "--end", END.isoformat(), "--quiet",
-                         env=env, cwd=tmp_path)
+        result = run_cli(
+            "sync", "--start", START.isoformat(), "--end", END.isoformat(), "--quiet", env=env, cwd=tmp_path
+        )
         assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
         errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -104,7 +121,8 @@ def test_cli_sync_out_of_quota_prints_one_line_naming_requests_and_retry_time(si
             assert conn.execute("SELECT count(*) FROM raw.toggl_entries").fetchone() == (0,)
         time.sleep(WINDOW + 1)
         env["TOGGL_MAX_QUOTA_WAIT_SECONDS"] = "30"
-        result = run_cli("sync", "--start", START.isoformat(), "--end", END.isoformat(), "--quiet",
-                         env=env, cwd=tmp_path)
+        result = run_cli(
+            "sync", "--start", START.isoformat(), "--end", END.isoformat(), "--quiet", env=env, cwd=tmp_path
+        )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         assert_checks_pass(url)

@@ -52,24 +52,40 @@ def _dump_database(url: str) -> str:
 
 def _dump_files(root: Path) -> str:
     return "\n".join(
-        path.read_bytes().decode("utf-8", errors="replace") for path in root.rglob("*")
+        path.read_bytes().decode("utf-8", errors="replace")
+        for path in root.rglob("*")
         if path.is_file() and "pgdata" not in path.parts
     )
 
 
 def test_token_and_database_password_never_reach_dagster_storage_logs_or_output(pg_socket_dir, tmp_path):
-    spec = WorkspaceSpec(seed=71, users=3, clients=2, projects=4, tags=4, tasks=4, entries=200,
-                         start=START, end=END, plan="premium", edge_cases=True)
+    spec = WorkspaceSpec(
+        seed=71,
+        users=3,
+        clients=2,
+        projects=4,
+        tags=4,
+        tasks=4,
+        entries=200,
+        start=START,
+        end=END,
+        plan="premium",
+        edge_cases=True,
+    )
     db_password = f"DbPw_{secrets.token_hex(10)}"
     wrong_token = secrets.token_hex(16)
-    with Simulator(SimulatorConfig(spec=spec)) as sim, new_database(pg_socket_dir) as warehouse, \
-            new_database(pg_socket_dir) as dagster_db:
+    with (
+        Simulator(SimulatorConfig(spec=spec)) as sim,
+        new_database(pg_socket_dir) as warehouse,
+        new_database(pg_socket_dir) as dagster_db,
+    ):
         token = sim.api_token
         # The embedded server trusts local connections, so libpq never sends the password, but every layer
         # that sees the URL (settings, resources, Dagster's storage config, error messages) has it.
         with_password = lambda url: url.replace("postgres@/", f"postgres:{db_password}@/", 1)  # noqa: E731
-        env = cli_env(tmp_path, with_password(warehouse), with_password(dagster_db), sim,
-                      TOGGL_START_DATE=START.isoformat())
+        env = cli_env(
+            tmp_path, with_password(warehouse), with_password(dagster_db), sim, TOGGL_START_DATE=START.isoformat()
+        )
         args = ("sync", "--start", START.isoformat(), "--end", END.isoformat())
         ok = run_cli(*args, env=env, cwd=tmp_path)
         assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
@@ -91,8 +107,19 @@ def test_token_and_database_password_never_reach_dagster_storage_logs_or_output(
 
 def test_a_run_failing_on_the_database_does_not_store_its_password(pg_socket_dir):
     password = f"DbPw_{secrets.token_hex(10)}"
-    spec = WorkspaceSpec(seed=72, users=2, clients=1, projects=2, tags=2, tasks=0, entries=50,
-                         start=START, end=END, plan="premium", edge_cases=False)
+    spec = WorkspaceSpec(
+        seed=72,
+        users=2,
+        clients=1,
+        projects=2,
+        tags=2,
+        tasks=0,
+        entries=50,
+        start=START,
+        end=END,
+        plan="premium",
+        edge_cases=False,
+    )
     with Simulator(SimulatorConfig(spec=spec)) as sim, dg.DagsterInstance.ephemeral() as instance:
         missing = f"postgresql://postgres:{password}@/no_such_db_{secrets.token_hex(4)}?host={pg_socket_dir}"
         result = run_sync(sim, missing, START, END, start_date=START, instance=instance)
@@ -107,9 +134,21 @@ def test_a_run_failing_on_the_database_does_not_store_its_password(pg_socket_dir
 
 def test_hostile_schema_names_are_refused_before_any_sql(pg_socket_dir, tmp_path, warehouse_url):
     hostile = 'raw"; DROP TABLE raw.toggl_entries; --'
-    result = run_cli("sync", "--start", "2024-03-01", "--end", "2024-03-02",
-                     env={"PATH": "/usr/bin:/bin", "TOGGL_ASSETS_HOME": str(tmp_path), "TOGGL_API_TOKEN": "x",
-                          "TOGGL_RAW_SCHEMA": hostile}, cwd=tmp_path, timeout=120)
+    result = run_cli(
+        "sync",
+        "--start",
+        "2024-03-01",
+        "--end",
+        "2024-03-02",
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TOGGL_ASSETS_HOME": str(tmp_path),
+            "TOGGL_API_TOKEN": "x",
+            "TOGGL_RAW_SCHEMA": hostile,
+        },
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: TOGGL_RAW_SCHEMA must be a lower-case SQL identifier"), result.stderr
     resource = WarehouseResource(url=warehouse_url, raw_schema=hostile)
@@ -120,8 +159,14 @@ def test_hostile_schema_names_are_refused_before_any_sql(pg_socket_dir, tmp_path
 
 
 def _execute_calls(tree: ast.AST) -> list[ast.Call]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("execute", "executemany", "copy") and node.args]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("execute", "executemany", "copy")
+        and node.args
+    ]
 
 
 def _built_from_strings(node: Any) -> bool:
@@ -130,8 +175,12 @@ def _built_from_strings(node: Any) -> bool:
         return True
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
         return True
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
-            and isinstance(node.func.value, ast.Constant))
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+    )
 
 
 def test_sql_is_parameterized_and_identifiers_are_composed_with_psycopg_sql():

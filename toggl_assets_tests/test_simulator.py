@@ -87,10 +87,7 @@ def test_me_workspace_and_time_formats(sim: Simulator) -> None:
     assert MICRO_Z.match(me["at"]) and me["timezone"] == "Europe/Berlin" and me["beginning_of_week"] == 1
     assert me["clients"] is None
     related = s.get(f"{sim.url}/api/v9/me", params={"with_related_data": "true"}).json()
-    assert (
-        len(related["projects"]) == len(sim.truth.projects)
-        and related["workspaces"][0]["id"] == sim.workspace_id
-    )
+    assert len(related["projects"]) == len(sim.truth.projects) and related["workspaces"][0]["id"] == sim.workspace_id
     w = s.get(ws(sim, "")).json()
     assert w["default_currency"] == "USD" and w["default_hourly_rate"] == 85.0 and w["business_ws"] is True
     assert [x["id"] for x in s.get(f"{sim.url}/api/v9/me/workspaces").json()] == [sim.workspace_id]
@@ -99,10 +96,7 @@ def test_me_workspace_and_time_formats(sim: Simulator) -> None:
     clients = s.get(ws(sim, "/clients"), params={"status": "both"}).json()
     assert all(PLUS00.match(c["at"]) and c["wid"] == sim.workspace_id for c in clients)
     projects = s.get(ws(sim, "/projects"), params={"active": "both"}).json()
-    assert all(
-        PLUS00.match(p["at"]) and p["wid"] == p["workspace_id"] and p["cid"] == p["client_id"]
-        for p in projects
-    )
+    assert all(PLUS00.match(p["at"]) and p["wid"] == p["workspace_id"] and p["cid"] == p["client_id"] for p in projects)
     tags = s.get(ws(sim, "/tags")).json()
     assert all(MICRO_Z.match(t["at"]) for t in tags)
     assert sorted(t["id"] for t in tags) == sorted(t["id"] for t in sim.truth.tags)
@@ -136,9 +130,7 @@ def test_projects_paging_and_active_filter(sim: Simulator) -> None:
     assert {p["id"] for p in default} == {p["id"] for p in sim.truth.projects if p["active"]}
     inactive = s.get(ws(sim, "/projects"), params={"active": "false"}).json()
     assert inactive and not any(p["active"] for p in inactive)
-    assert any(p["is_private"] for p in seen_projects(s, sim)) and any(
-        p["rate"] for p in seen_projects(s, sim)
-    )
+    assert any(p["is_private"] for p in seen_projects(s, sim)) and any(p["rate"] for p in seen_projects(s, sim))
     deleted = {p["id"] for p in sim.truth.deleted_projects}
     assert deleted and not deleted & set(seen)
 
@@ -166,16 +158,14 @@ def test_tasks_envelope_and_free_plan_402() -> None:
         assert set(body) == {"data", "page", "per_page", "sort_field", "sort_order", "total_count"}
         assert body["total_count"] == 45 and body["page"] == 3 and len(body["data"]) == 5
         default = s.get(ws(paid, "/tasks")).json()
-        assert default["per_page"] == 50 and default["total_count"] == sum(
-            t["active"] for t in paid.truth.tasks
-        )
+        assert default["per_page"] == 50 and default["total_count"] == sum(t["active"] for t in paid.truth.tasks)
         ids = []
         for page in (1, 2, 3):
             ids += [
                 t["id"]
-                for t in s.get(
-                    ws(paid, "/tasks"), params={"active": "both", "per_page": 20, "page": page}
-                ).json()["data"]
+                for t in s.get(ws(paid, "/tasks"), params={"active": "both", "per_page": 20, "page": page}).json()[
+                    "data"
+                ]
             ]
         assert sorted(ids) == sorted(t["id"] for t in paid.truth.tasks)
     spec = WorkspaceSpec(seed=4, tasks=10, entries=50, plan="free")
@@ -210,9 +200,7 @@ def test_me_time_entries_limits_and_errors(recent: Simulator) -> None:
     old = int((datetime.now(UTC) - timedelta(days=100)).timestamp())
     r = s.get(url, params={"since": old})
     assert r.status_code == 400 and r.json() == "Since cannot be older than 3 months"
-    r = s.get(
-        url, params={"start_date": (TODAY - timedelta(days=120)).isoformat(), "end_date": TODAY.isoformat()}
-    )
+    r = s.get(url, params={"start_date": (TODAY - timedelta(days=120)).isoformat(), "end_date": TODAY.isoformat()})
     assert r.status_code == 400 and isinstance(r.json(), str)
     rows = s.get(
         url,
@@ -296,9 +284,7 @@ def test_create_stop_update_delete(fresh: Simulator) -> None:
     cur = s.get(f"{fresh.url}/api/v9/me/time_entries/current").json()
     assert cur["id"] == created["id"] and cur["duration"] == -int(start.timestamp())
     stopped = s.patch(ws(fresh, f"/time_entries/{created['id']}/stop"))
-    assert (
-        stopped.status_code == 200 and stopped.json()["duration"] >= 0 and ZULU.match(stopped.json()["stop"])
-    )
+    assert stopped.status_code == 200 and stopped.json()["duration"] >= 0 and ZULU.match(stopped.json()["stop"])
     again = s.patch(ws(fresh, f"/time_entries/{created['id']}/stop"))
     assert again.status_code == 409 and again.json() == "Time entry already stopped"
     assert s.get(f"{fresh.url}/api/v9/me/time_entries/current").json() is None
@@ -329,9 +315,7 @@ def test_create_stop_update_delete(fresh: Simulator) -> None:
 
 def test_direct_manipulation_helpers(fresh: Simulator) -> None:
     start = datetime(TODAY.year, TODAY.month, TODAY.day, 3, tzinfo=UTC) - timedelta(days=2)
-    e = fresh.create_entry(
-        start=start, duration_seconds=1800, description="helper", tags=["x"], billable=True
-    )
+    e = fresh.create_entry(start=start, duration_seconds=1800, description="helper", tags=["x"], billable=True)
     assert e["duration"] == 1800 and e["tags"] == ["x"]
     e2 = fresh.update_entry(e["id"], description="helper 2", start=start + timedelta(hours=1))
     assert e2["description"] == "helper 2" and e2["duration"] == 1800
@@ -380,9 +364,7 @@ def test_reports_paging_covers_every_entry_once(sim: Simulator) -> None:
         assert r["tag_ids"] == e["tag_ids"] and r["billable"] == e["billable"]
         assert OFFSET.match(te["start"]) and PLUS00.match(te["at"]) and OFFSET.match(te["at_tz"])
     # The first_id cursor alone resumes at the same place.
-    page2 = report(
-        s, sim, start_date="2024-01-01", end_date="2024-03-31", page_size=250, first_id=ids[250]
-    ).json()
+    page2 = report(s, sim, start_date="2024-01-01", end_date="2024-03-31", page_size=250, first_id=ids[250]).json()
     assert page2[0]["time_entries"][0]["id"] == ids[250] and page2[0]["row_number"] == 251
 
 
@@ -393,13 +375,9 @@ def test_reports_dates_inclusive_filters_and_errors(sim: Simulator) -> None:
     assert {r["time_entries"][0]["id"] for r in one_day} == expected
     assert report(s, sim, start_date="2024-02-15", end_date="2024-02-14").status_code == 400
     assert report(s, sim).status_code == 400
-    assert isinstance(
-        report(s, sim, start_date="2024-01-01", end_date="2024-03-01", order_by="x").json(), str
-    )
+    assert isinstance(report(s, sim, start_date="2024-01-01", end_date="2024-03-01", order_by="x").json(), str)
     user = sim.truth.users[1]["uid"]
-    rows, _ = page_through(
-        s, sim, start_date="2024-01-01", end_date="2024-03-31", page_size=1000, user_ids=[user]
-    )
+    rows, _ = page_through(s, sim, start_date="2024-01-01", end_date="2024-03-31", page_size=1000, user_ids=[user])
     assert rows and {r["user_id"] for r in rows} == {user}
     no_project, _ = page_through(
         s, sim, start_date="2024-01-01", end_date="2024-03-31", page_size=1000, project_ids=[None]
@@ -428,9 +406,7 @@ def test_reports_page_size_reject_and_running_and_user_tz() -> None:
         assert r.status_code == 400 and isinstance(r.json(), str)
         rows, _ = page_through(s, sim, start_date="2024-05-01", end_date="2024-05-31", page_size=100)
         running = sim.running_entry()
-        assert any(
-            x["time_entries"][0]["id"] == running["id"] and x["time_entries"][0]["stop"] is None for x in rows
-        )
+        assert any(x["time_entries"][0]["id"] == running["id"] and x["time_entries"][0]["stop"] is None for x in rows)
         # Dates are read in each entry's user zone: every row's local start day is inside the range.
         assert all("2024-05-01" <= x["time_entries"][0]["start"][:10] <= "2024-05-31" for x in rows)
 
@@ -493,16 +469,12 @@ def test_edge_cases_present(sim: Simulator) -> None:
     assert sum(e["stop"] is None for e in entries) == 1
     tag_names = {t["name"] for t in sim.truth.tags}
     assert any("," in n for n in tag_names) and any('"' in n for n in tag_names)
-    listed_projects = {
-        p["id"] for p in session(sim).get(ws(sim, "/projects"), params={"active": "both"}).json()
-    }
+    listed_projects = {p["id"] for p in session(sim).get(ws(sim, "/projects"), params={"active": "both"}).json()}
     listed_tags = {t["id"] for t in sim.truth.tags}
     assert any(e["project_id"] and e["project_id"] not in listed_projects for e in entries)
     assert any(set(e["tag_ids"]) - listed_tags for e in entries)
     assert sim.truth.entry_count == 2000
-    assert all(
-        date(2024, 1, 1) <= ts(e["start"]).astimezone(UTC).date() <= date(2024, 3, 31) for e in entries
-    )
+    assert all(date(2024, 1, 1) <= ts(e["start"]).astimezone(UTC).date() <= date(2024, 3, 31) for e in entries)
     weekdays = sum(ts(e["start"]).weekday() < 5 for e in entries)
     assert weekdays > 0.85 * len(entries)
 

@@ -86,10 +86,7 @@ def test_leaky_bucket_429_html() -> None:
 # Explicit ids: a bare "slow" id would match conftest's `"slow" in item.keywords` and be skipped.
 @pytest.mark.parametrize(
     "kind",
-    [
-        pytest.param(k, id=f"fault-{k}")
-        for k in ("500", "502", "503", "429", "drop", "slow", "truncate", "malformed")
-    ],
+    [pytest.param(k, id=f"fault-{k}") for k in ("500", "502", "503", "429", "drop", "slow", "truncate", "malformed")],
 )
 def test_each_fault_kind(small: Simulator, kind: str) -> None:
     s = session(small)
@@ -131,10 +128,7 @@ def test_faulted_writes_change_nothing_and_rate_is_seeded(small: Simulator) -> N
     for _ in range(2):
         small.set_faults(rate=0.3, kinds=("500", "503"), seed=42)
         outcomes.append(
-            [
-                requests.get(ws(small, "/tags"), auth=(small.api_token, "api_token")).status_code
-                for _ in range(40)
-            ]
+            [requests.get(ws(small, "/tags"), auth=(small.api_token, "api_token")).status_code for _ in range(40)]
         )
     assert outcomes[0] == outcomes[1] and {200, 500, 503} <= set(outcomes[0])
     assert 5 <= sum(code != 200 for code in outcomes[0]) <= 25
@@ -174,9 +168,7 @@ def test_cli_prints_url_token_and_workspace() -> None:
             key, _, value = line.strip().partition("=")
             if key in ("TOGGL_API_URL", "TOGGL_API_TOKEN", "TOGGL_WORKSPACE_ID"):
                 values[key] = value
-        assert (
-            values["TOGGL_API_URL"].startswith("http://127.0.0.1:") and len(values["TOGGL_API_TOKEN"]) == 32
-        )
+        assert values["TOGGL_API_URL"].startswith("http://127.0.0.1:") and len(values["TOGGL_API_TOKEN"]) == 32
         r = requests.get(
             f"{values['TOGGL_API_URL']}/api/v9/workspaces/{values['TOGGL_WORKSPACE_ID']}/tags",
             auth=(values["TOGGL_API_TOKEN"], "api_token"),

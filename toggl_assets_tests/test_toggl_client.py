@@ -163,9 +163,7 @@ def test_entries_equal_ground_truth(sim: Simulator) -> None:
 def test_sub_range_and_empty_range(sim: Simulator) -> None:
     with _client(sim) as client:
         feb = _entries(client, date(2024, 2, 1), date(2024, 2, 29))
-        expected = {
-            e["id"] for e in sim.truth.entries_between(date(2024, 2, 1), date(2024, 2, 29)) if e["stop"]
-        }
+        expected = {e["id"] for e in sim.truth.entries_between(date(2024, 2, 1), date(2024, 2, 29)) if e["stop"]}
         assert {e.id for e in feb} == expected
         sim.reset_stats()
         pages = list(client.iter_entry_pages(date(2030, 1, 1), date(2030, 1, 2)))

@@ -145,11 +145,7 @@ def test_tasks_envelope() -> None:
     }  # fmt: skip
     tasks, total, per_page = parsing.parse_tasks_page(body, "GET k", 9)
     assert (total, per_page) == (1, 50)
-    assert (
-        tasks[0].tracked_ms == 90000
-        and tasks[0].estimated_seconds == 3600
-        and tasks[0].rate == Decimal("1.5")
-    )
+    assert tasks[0].tracked_ms == 90000 and tasks[0].estimated_seconds == 3600 and tasks[0].rate == Decimal("1.5")
     assert tasks[0].is_active is False and tasks[0].user_id is None and tasks[0].project_id == 3
     with pytest.raises(TogglResponseError):
         parsing.parse_tasks_page([], "GET k", 9)
@@ -256,9 +252,7 @@ def test_error_messages() -> None:
     assert parsing.error_message(b"\"'since' and 'before' can not be present simultaneously\"") == (
         "'since' and 'before' can not be present simultaneously"
     )
-    html = (
-        b"<html><head><title>429 Too Many Requests</title></head><body><h1>429 Too Many Requests</h1></body>"
-    )
+    html = b"<html><head><title>429 Too Many Requests</title></head><body><h1>429 Too Many Requests</h1></body>"
     assert parsing.error_message(html) == "429 Too Many Requests 429 Too Many Requests"
     assert parsing.error_message(b'{"error": {"message": "bad page_size"}}') == "bad page_size"
     assert parsing.error_message(b'{"message": "nope"}') == "nope"

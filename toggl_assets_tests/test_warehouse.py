@@ -100,9 +100,7 @@ def test_connect_failure_names_target_never_password(url: str) -> None:
 
 def test_scrub_removes_password_from_server_text() -> None:
     url = "postgresql://bob:p%40ss-word@h/d"
-    assert "p@ss-word" not in scrub(
-        'FATAL: password "p@ss-word" rejected for postgresql://bob:p%40ss-word@h/d', url
-    )
+    assert "p@ss-word" not in scrub('FATAL: password "p@ss-word" rejected for postgresql://bob:p%40ss-word@h/d', url)
 
 
 def test_connect_accepts_driver_prefix(warehouse_url: str) -> None:
@@ -117,9 +115,7 @@ def test_migrations_idempotent_and_recorded(warehouse: psycopg.Connection) -> No
     assert migrate(warehouse) == [m.version for m in MIGRATIONS]
     assert migrate(warehouse) == []
     assert applied_versions(warehouse) == [1, 2]
-    rows = warehouse.execute(
-        "SELECT version, name, applied_at IS NOT NULL FROM raw.schema_migrations"
-    ).fetchall()
+    rows = warehouse.execute("SELECT version, name, applied_at IS NOT NULL FROM raw.schema_migrations").fetchall()
     assert [(v, ok) for v, _, ok in rows] == [(1, True), (2, True)]
 
 
@@ -225,9 +221,7 @@ def test_project_and_task_references_create_placeholders(db: psycopg.Connection)
         "(unknown client 77)",
         True,
     )
-    assert db.execute(
-        "SELECT name, is_placeholder, client_id FROM raw.toggl_projects WHERE id = 11"
-    ).fetchone() == (
+    assert db.execute("SELECT name, is_placeholder, client_id FROM raw.toggl_projects WHERE id = 11").fetchone() == (
         "(unknown project 11)",
         True,
         None,
@@ -340,9 +334,7 @@ def test_missing_references_become_placeholders_then_real_rows(db: psycopg.Conne
     assert checks.foreign_keys_resolve(db).passed
 
 
-def test_failure_mid_merge_leaves_tables_unchanged(
-    db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failure_mid_merge_leaves_tables_unchanged(db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     load_entries(db, _week(), W0, W1)
     db.commit()
     before = _snapshot(db)
@@ -428,9 +420,7 @@ def test_checks_pass_on_clean_data_and_detect_violations(db: psycopg.Connection)
     assert (fk.passed, fk.failures) == (False, 1)
     assert fk.sample == [{"reference": "toggl_entries.tag_ids", "id": 20, "missing": 999}]
 
-    db.execute(
-        "UPDATE raw.toggl_entries SET duration_ms = duration_ms + 999 WHERE id = 1"
-    )  # within tolerance
+    db.execute("UPDATE raw.toggl_entries SET duration_ms = duration_ms + 999 WHERE id = 1")  # within tolerance
     db.execute("UPDATE raw.toggl_entries SET duration_ms = duration_ms + 5000 WHERE id = 2")
     db.execute("""UPDATE raw.toggl_entries SET "end" = NULL WHERE id = 3""")
     durations = checks.durations_consistent(db)

@@ -99,9 +99,7 @@ def test_users_grouping_detail_order(db: psycopg.Connection) -> None:
         db, [project(10, "P-zeta", client_id=1), project(11, "P-alpha", client_id=2), project(12, "A-none")]
     )
     upsert_users(db, [user(1, "Ann")])
-    load_entries(
-        db, [entry(i, at(1), 60, user_id=1, project_id=p) for i, p in enumerate([None, 10, 11, 12])], *FAR
-    )
+    load_entries(db, [entry(i, at(1), 60, user_id=1, project_id=p) for i, p in enumerate([None, 10, 11, 12])], *FAR)
     report = weekly_report(db, SINCE, "UTC", grouping="users")
     assert [d["pid"] for d in report["data"][0]["details"]] == [11, 10, 12, None]
 

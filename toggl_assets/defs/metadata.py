@@ -54,9 +54,6 @@ def _cell(value: Any) -> str | int | float | bool | None:
 
 def preview_metadata(records: Sequence[Any], columns: Sequence[str]) -> dg.MetadataValue:
     """The first rows of what was loaded, as a table in the UI (descriptions are cut to 80 characters)."""
-    rows = [
-        dg.TableRecord({column: _cell(getattr(r, column)) for column in columns})
-        for r in records[:PREVIEW_ROWS]
-    ]
+    rows = [dg.TableRecord({column: _cell(getattr(r, column)) for column in columns}) for r in records[:PREVIEW_ROWS]]
     schema = dg.TableSchema(columns=[dg.TableColumn(column, "string") for column in columns])
     return dg.MetadataValue.table(records=rows, schema=schema)

@@ -101,8 +101,7 @@ toggl_tasks = _metadata_asset(
     lambda client: client.tasks(),
     load.upsert_tasks,
     ("id", "name", "project_id", "is_active"),
-    "Toggl tasks (a paid-plan feature: on other plans the step logs a warning and loads nothing) "
-    "(raw.toggl_tasks).",
+    "Toggl tasks (a paid-plan feature: on other plans the step logs a warning and loads nothing) (raw.toggl_tasks).",
     deps=["toggl_projects", "toggl_users"],
 )
 

@@ -31,9 +31,7 @@ class TogglResource(dg.ConfigurableResource):
         default=900.0, description="Wait for a spent hourly quota to reset if that is at most this long."
     )
     page_size: int = Field(default=10_000, description="Requested page size of the detailed report.")
-    max_retries: int = Field(
-        default=6, description="Retries of a failed request (5xx, 429, network) per request."
-    )
+    max_retries: int = Field(default=6, description="Retries of a failed request (5xx, 429, network) per request.")
 
     _run_client: TogglClient | None = PrivateAttr(default=None)
 

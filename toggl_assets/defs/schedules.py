@@ -40,18 +40,14 @@ def trailing_range(now: datetime, days: int) -> tuple[str, str]:
     return (yesterday - timedelta(days=days - 1)).isoformat(), yesterday.isoformat()
 
 
-def build_daily_schedule(
-    settings: Settings, sync_job: dg.UnresolvedAssetJobDefinition
-) -> dg.ScheduleDefinition:
+def build_daily_schedule(settings: Settings, sync_job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="toggl_daily_sync",
         job=sync_job,
         cron_schedule=f"0 {settings.schedule_hour} * * *",
         execution_timezone=settings.timezone,
         default_status=(
-            dg.DefaultScheduleStatus.RUNNING
-            if settings.schedule_enabled
-            else dg.DefaultScheduleStatus.STOPPED
+            dg.DefaultScheduleStatus.RUNNING if settings.schedule_enabled else dg.DefaultScheduleStatus.STOPPED
         ),
         description=(
             f"Each day at {settings.schedule_hour:02d}:00 {settings.timezone}: refresh the metadata and re-sync the "

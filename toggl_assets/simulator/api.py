@@ -159,28 +159,56 @@ class Api:
         rate = s.default_hourly_rate
         created = plus00(s.created_at)
         return {
-            "id": s.workspace_id, "organization_id": s.organization_id, "name": s.workspace_name,
-            "premium": s.plan != "free", "business_ws": s.plan in ("premium", "enterprise"),
-            "admin": user.admin, "role": "admin" if user.admin else "user", "suspended_at": None,
-            "server_deleted_at": None, "default_hourly_rate": rate,
+            "id": s.workspace_id,
+            "organization_id": s.organization_id,
+            "name": s.workspace_name,
+            "premium": s.plan != "free",
+            "business_ws": s.plan in ("premium", "enterprise"),
+            "admin": user.admin,
+            "role": "admin" if user.admin else "user",
+            "suspended_at": None,
+            "server_deleted_at": None,
+            "default_hourly_rate": rate,
             "rate_last_updated": created if rate is not None else None,
             "default_currency": s.default_currency,
-            "only_admins_may_create_projects": False, "only_admins_may_create_tags": False,
-            "only_admins_see_billable_rates": False, "only_admins_see_team_dashboard": False,
-            "projects_billable_by_default": True, "projects_private_by_default": False,
-            "projects_enforce_billable": False, "limit_public_project_data": False, "last_modified": created,
-            "reports_collapse": True, "rounding": 1, "rounding_minutes": 0, "at": created,
-            "logo_url": "https://assets.track.toggl.com/images/workspace.jpg", "ical_url": "",
-            "ical_enabled": False, "csv_upload": None, "subscription": None, "hide_start_end_times": False,
-            "working_hours_in_minutes": None, "te_constraints": None, "max_data_retention_days": None,
-            "permissions": None, "disable_approvals": False, "disable_expenses": False,
-            "disable_timesheet_view": False, "active_project_count": sum(
-                1 for p in s.projects.values() if p.active and p.deleted_at is None),
+            "only_admins_may_create_projects": False,
+            "only_admins_may_create_tags": False,
+            "only_admins_see_billable_rates": False,
+            "only_admins_see_team_dashboard": False,
+            "projects_billable_by_default": True,
+            "projects_private_by_default": False,
+            "projects_enforce_billable": False,
+            "limit_public_project_data": False,
+            "last_modified": created,
+            "reports_collapse": True,
+            "rounding": 1,
+            "rounding_minutes": 0,
+            "at": created,
+            "logo_url": "https://assets.track.toggl.com/images/workspace.jpg",
+            "ical_url": "",
+            "ical_enabled": False,
+            "csv_upload": None,
+            "subscription": None,
+            "hide_start_end_times": False,
+            "working_hours_in_minutes": None,
+            "te_constraints": None,
+            "max_data_retention_days": None,
+            "permissions": None,
+            "disable_approvals": False,
+            "disable_expenses": False,
+            "disable_timesheet_view": False,
+            "active_project_count": sum(1 for p in s.projects.values() if p.active and p.deleted_at is None),
         }
 
     def client_json(self, c: Any) -> dict[str, Any]:
-        return {"id": c.id, "wid": self.s.workspace_id, "archived": c.archived, "name": c.name,
-                "at": plus00(c.at), "creator_id": c.creator_id}
+        return {
+            "id": c.id,
+            "wid": self.s.workspace_id,
+            "archived": c.archived,
+            "name": c.name,
+            "at": plus00(c.at),
+            "creator_id": c.creator_id,
+        }
 
     def project_json(self, p: Project, actual: dict[int, int]) -> dict[str, Any]:
         s = self.s
@@ -188,23 +216,49 @@ class Api:
         status = "deleted" if p.deleted_at is not None else ("active" if p.active else "archived")
         c = s.clients.get(p.client_id) if p.client_id is not None else None
         return {
-            "id": p.id, "workspace_id": s.workspace_id, "client_id": p.client_id, "name": p.name,
-            "is_private": p.is_private, "active": p.active, "at": plus00(p.at),
+            "id": p.id,
+            "workspace_id": s.workspace_id,
+            "client_id": p.client_id,
+            "name": p.name,
+            "is_private": p.is_private,
+            "active": p.active,
+            "at": plus00(p.at),
             "created_at": plus00(p.created_at),
-            "server_deleted_at": None if p.deleted_at is None else plus00(p.deleted_at), "color": p.color,
-            "billable": p.billable, "template": None, "auto_estimates": None, "estimated_hours": None,
-            "estimated_seconds": None, "rate": p.rate,
-            "rate_last_updated": plus00(p.created_at) if p.rate is not None else None, "currency": p.currency,
-            "recurring": False, "template_id": None, "recurring_parameters": None, "fixed_fee": None,
-            "actual_hours": secs // 3600, "actual_seconds": secs, "tasks_count": None,
-            "can_track_time": True, "start_date": p.start_date, "status": status, "wid": s.workspace_id,
-            "cid": p.client_id, "is_shared": False, "pinned": False,
+            "server_deleted_at": None if p.deleted_at is None else plus00(p.deleted_at),
+            "color": p.color,
+            "billable": p.billable,
+            "template": None,
+            "auto_estimates": None,
+            "estimated_hours": None,
+            "estimated_seconds": None,
+            "rate": p.rate,
+            "rate_last_updated": plus00(p.created_at) if p.rate is not None else None,
+            "currency": p.currency,
+            "recurring": False,
+            "template_id": None,
+            "recurring_parameters": None,
+            "fixed_fee": None,
+            "actual_hours": secs // 3600,
+            "actual_seconds": secs,
+            "tasks_count": None,
+            "can_track_time": True,
+            "start_date": p.start_date,
+            "status": status,
+            "wid": s.workspace_id,
+            "cid": p.client_id,
+            "is_shared": False,
+            "pinned": False,
             "client_name": None if c is None else c.name,
         }
 
     def tag_json(self, t: Any) -> dict[str, Any]:
-        return {"id": t.id, "workspace_id": self.s.workspace_id, "name": t.name, "at": micro_zulu(t.at_us),
-                "creator_id": t.creator_id}
+        return {
+            "id": t.id,
+            "workspace_id": self.s.workspace_id,
+            "name": t.name,
+            "at": micro_zulu(t.at_us),
+            "creator_id": t.creator_id,
+        }
 
     def task_json(self, t: Task, tracked: dict[int, int]) -> dict[str, Any]:
         s = self.s
@@ -212,30 +266,63 @@ class Api:
         c = s.clients.get(p.client_id) if p is not None and p.client_id is not None else None
         u = s.users.get(t.user_id) if t.user_id is not None else None
         return {
-            "id": t.id, "name": t.name, "workspace_id": s.workspace_id, "project_id": t.project_id,
-            "user_id": t.user_id, "active": t.active, "at": plus00(t.at),
+            "id": t.id,
+            "name": t.name,
+            "workspace_id": s.workspace_id,
+            "project_id": t.project_id,
+            "user_id": t.user_id,
+            "active": t.active,
+            "at": plus00(t.at),
             "estimated_seconds": t.estimated_seconds,
             "tracked_seconds": tracked.get(t.id, 0),  # documented as milliseconds despite the name
-            "recurring": False, "rate": None, "rate_last_updated": None, "toggl_accounts_id": None,
-            "project_name": p.name if p else None, "project_color": p.color if p else None,
-            "project_billable": p.billable if p else None, "project_is_private": p.is_private if p else None,
-            "client_id": c.id if c else None, "client_name": c.name if c else None,
-            "user_name": u.fullname if u else None, "avatar_url": "", "external_reference": None,
+            "recurring": False,
+            "rate": None,
+            "rate_last_updated": None,
+            "toggl_accounts_id": None,
+            "project_name": p.name if p else None,
+            "project_color": p.color if p else None,
+            "project_billable": p.billable if p else None,
+            "project_is_private": p.is_private if p else None,
+            "client_id": c.id if c else None,
+            "client_name": c.name if c else None,
+            "user_name": u.fullname if u else None,
+            "avatar_url": "",
+            "external_reference": None,
             "permissions": None,
         }
 
     def workspace_user_json(self, u: User) -> dict[str, Any]:
         wid = self.s.workspace_id
         return {
-            "id": u.wu_id, "uid": u.id, "user_id": u.id, "wid": wid, "workspace_id": wid, "name": u.fullname,
-            "email": u.email, "active": u.active, "inactive": not u.active, "admin": u.admin,
-            "workspace_admin": u.admin, "organization_admin": u.id == self.s.owner_id,
-            "role": "admin" if u.admin else "user", "role_id": 2 if u.admin else 3, "rate": u.rate,
-            "rate_last_updated": plus00(u.created_at) if u.rate is not None else None, "labor_cost": None,
-            "labor_cost_last_updated": None, "group_ids": [], "is_direct": True, "timezone": u.timezone,
-            "working_hours_in_minutes": None, "at": plus00(u.at_us // 1_000_000), "avatar_file_name": None,
-            "invitation_code": None, "invite_url": None, "2fa_enabled": False,
-            "view_edit_billable_rates": u.admin, "view_edit_labor_costs": u.admin,
+            "id": u.wu_id,
+            "uid": u.id,
+            "user_id": u.id,
+            "wid": wid,
+            "workspace_id": wid,
+            "name": u.fullname,
+            "email": u.email,
+            "active": u.active,
+            "inactive": not u.active,
+            "admin": u.admin,
+            "workspace_admin": u.admin,
+            "organization_admin": u.id == self.s.owner_id,
+            "role": "admin" if u.admin else "user",
+            "role_id": 2 if u.admin else 3,
+            "rate": u.rate,
+            "rate_last_updated": plus00(u.created_at) if u.rate is not None else None,
+            "labor_cost": None,
+            "labor_cost_last_updated": None,
+            "group_ids": [],
+            "is_direct": True,
+            "timezone": u.timezone,
+            "working_hours_in_minutes": None,
+            "at": plus00(u.at_us // 1_000_000),
+            "avatar_file_name": None,
+            "invitation_code": None,
+            "invite_url": None,
+            "2fa_enabled": False,
+            "view_edit_billable_rates": u.admin,
+            "view_edit_labor_costs": u.admin,
         }
 
     def _actual_seconds_by_project(self) -> dict[int, int]:
@@ -255,14 +342,26 @@ class Api:
     def me(self, ctx: Ctx) -> Reply:
         s, u = self.s, ctx.user
         d: dict[str, Any] = {
-            "id": u.id, "api_token": u.token, "email": u.email, "fullname": u.fullname,
+            "id": u.id,
+            "api_token": u.token,
+            "email": u.email,
+            "fullname": u.fullname,
             "timezone": u.timezone,
-            "toggl_accounts_id": f"uWdx{u.id:08d}", "default_workspace_id": s.workspace_id,
-            "beginning_of_week": u.beginning_of_week, "image_url": "https://assets.track.toggl.com/avatar.png",
-            "created_at": micro_zulu(u.created_at * 1_000_000), "updated_at": micro_zulu(u.at_us),
-            "at": micro_zulu(u.at_us), "openid_email": None, "openid_enabled": False, "country_id": None,
-            "has_password": True, "intercom_hash": f"{u.id:064x}", "oauth_providers": [],
-            "authorization_updated_at": micro_zulu(u.at_us), "2fa_enabled": False,
+            "toggl_accounts_id": f"uWdx{u.id:08d}",
+            "default_workspace_id": s.workspace_id,
+            "beginning_of_week": u.beginning_of_week,
+            "image_url": "https://assets.track.toggl.com/avatar.png",
+            "created_at": micro_zulu(u.created_at * 1_000_000),
+            "updated_at": micro_zulu(u.at_us),
+            "at": micro_zulu(u.at_us),
+            "openid_email": None,
+            "openid_enabled": False,
+            "country_id": None,
+            "has_password": True,
+            "intercom_hash": f"{u.id:064x}",
+            "oauth_providers": [],
+            "authorization_updated_at": micro_zulu(u.at_us),
+            "2fa_enabled": False,
         }
         for k in ("clients", "projects", "tags", "tasks", "time_entries", "workspaces"):
             d[k] = None
@@ -270,8 +369,9 @@ class Api:
             with s.lock:
                 actual = self._actual_seconds_by_project()
                 d["clients"] = [self.client_json(c) for c in s.clients.values()] or None
-                d["projects"] = [self.project_json(p, actual) for p in s.projects.values()
-                                 if p.deleted_at is None] or None
+                d["projects"] = [
+                    self.project_json(p, actual) for p in s.projects.values() if p.deleted_at is None
+                ] or None
                 d["tags"] = [self.tag_json(t) for t in s.tags.values() if t.deleted_at is None] or None
                 if s.plan != "free":
                     tracked = s.tracked_ms_by_task()
@@ -290,18 +390,37 @@ class Api:
         s = self.s
         name = s.plan.capitalize()
         created = plus00(s.created_at)
-        return json_reply([{
-            "id": s.organization_id, "name": f"Organization {s.workspace_name}",
-            "pricing_plan_id": {"free": 0, "starter": 1, "premium": 2, "enterprise": 3}[s.plan],
-            "created_at": created, "at": created, "server_deleted_at": None,
-            "is_multi_workspace_enabled": False, "suspended_at": None, "user_count": len(s.users),
-            "trial_info": {"trial": False, "trial_available": False, "trial_end_date": None,
-                           "next_payment_date": None, "last_pricing_plan_id": None, "can_have_trial": False,
-                           "trial_plan_id": None},
-            "is_unified": True, "max_workspaces": 1 if s.plan == "free" else 20, "permissions": None,
-            "admin": ctx.user.admin, "owner": ctx.user.id == s.owner_id, "pricing_plan_name": name,
-            "pricing_plan_enterprise": s.plan == "enterprise",
-        }])
+        return json_reply(
+            [
+                {
+                    "id": s.organization_id,
+                    "name": f"Organization {s.workspace_name}",
+                    "pricing_plan_id": {"free": 0, "starter": 1, "premium": 2, "enterprise": 3}[s.plan],
+                    "created_at": created,
+                    "at": created,
+                    "server_deleted_at": None,
+                    "is_multi_workspace_enabled": False,
+                    "suspended_at": None,
+                    "user_count": len(s.users),
+                    "trial_info": {
+                        "trial": False,
+                        "trial_available": False,
+                        "trial_end_date": None,
+                        "next_payment_date": None,
+                        "last_pricing_plan_id": None,
+                        "can_have_trial": False,
+                        "trial_plan_id": None,
+                    },
+                    "is_unified": True,
+                    "max_workspaces": 1 if s.plan == "free" else 20,
+                    "permissions": None,
+                    "admin": ctx.user.admin,
+                    "owner": ctx.user.id == s.owner_id,
+                    "pricing_plan_name": name,
+                    "pricing_plan_enterprise": s.plan == "enterprise",
+                }
+            ]
+        )
 
     def me_quota_placeholder(self, ctx: Ctx) -> Reply:
         return json_reply(self.quota_info(ctx.user))
@@ -399,8 +518,11 @@ class Api:
             raise ApiError(400, "Client status is invalid")
         name = (ctx.query.get("name") or "").lower()
         with self.s.lock:
-            out = [self.client_json(c) for c in self.s.clients.values()
-                   if (status == "both" or c.archived == (status == "archived")) and name in c.name.lower()]
+            out = [
+                self.client_json(c)
+                for c in self.s.clients.values()
+                if (status == "both" or c.archived == (status == "archived")) and name in c.name.lower()
+            ]
         return json_reply(out)
 
     def projects(self, ctx: Ctx) -> Reply:
@@ -423,15 +545,22 @@ class Api:
                 # `since` returns everything modified since, deleted projects included.
                 cand = [p for p in s.projects.values() if max(p.at, p.deleted_at or 0) >= since_ts]
             else:
-                cand = [p for p in s.projects.values() if p.deleted_at is None
-                        and (active == "both" or p.active == (active == "true"))]
-            cand = [p for p in cand if name in p.name.lower()
-                    and (billable is None or p.billable == billable)
-                    and (not p.is_private or ctx.user.admin)]  # private projects: admins only here
+                cand = [
+                    p
+                    for p in s.projects.values()
+                    if p.deleted_at is None and (active == "both" or p.active == (active == "true"))
+                ]
+            cand = [
+                p
+                for p in cand
+                if name in p.name.lower()
+                and (billable is None or p.billable == billable)
+                and (not p.is_private or ctx.user.admin)
+            ]  # private projects: admins only here
             desc = (q.get("sort_order") or "ASC").upper() == "DESC"
             cand.sort(key=lambda p: (p.name.lower(), p.id), reverse=desc)
             actual = self._actual_seconds_by_project()
-            chunk = cand[(page - 1) * per_page: page * per_page]
+            chunk = cand[(page - 1) * per_page : page * per_page]
             return json_reply([self.project_json(p, actual) for p in chunk])
 
     def tags(self, ctx: Ctx) -> Reply:
@@ -443,7 +572,7 @@ class Api:
         if ctx.query.get("page") or ctx.query.get("per_page"):  # unpaged unless asked (§8.9)
             page = max(1, ctx.int_param("page", 1))
             per_page = max(1, ctx.int_param("per_page", 200))
-            tags = tags[(page - 1) * per_page: page * per_page]
+            tags = tags[(page - 1) * per_page : page * per_page]
         return json_reply([self.tag_json(t) for t in tags])
 
     def tasks(self, ctx: Ctx) -> Reply:
@@ -468,16 +597,34 @@ class Api:
             else:
                 cand.sort(key=lambda t: (t.at, t.id), reverse=sort_order == "DESC")
             tracked = s.tracked_ms_by_task()
-            data = [self.task_json(t, tracked) for t in cand[(page - 1) * per_page: page * per_page]]
-        return json_reply({"data": data, "page": page, "per_page": per_page, "sort_field": sort_field,
-                           "sort_order": sort_order, "total_count": len(cand)})
+            data = [self.task_json(t, tracked) for t in cand[(page - 1) * per_page : page * per_page]]
+        return json_reply(
+            {
+                "data": data,
+                "page": page,
+                "per_page": per_page,
+                "sort_field": sort_field,
+                "sort_order": sort_order,
+                "total_count": len(cand),
+            }
+        )
 
     def users(self, ctx: Ctx) -> Reply:
         self._wid(ctx)
         exclude_deleted = ctx.flag("exclude_deleted", False)
-        out = [{"id": u.id, "email": u.email, "fullname": u.fullname, "inactive": not u.active,
-                "is_active": u.active, "is_admin": u.admin, "role": "admin" if u.admin else "user"}
-               for u in self.s.users.values() if u.active or not exclude_deleted]
+        out = [
+            {
+                "id": u.id,
+                "email": u.email,
+                "fullname": u.fullname,
+                "inactive": not u.active,
+                "is_active": u.active,
+                "is_admin": u.admin,
+                "role": "admin" if u.admin else "user",
+            }
+            for u in self.s.users.values()
+            if u.active or not exclude_deleted
+        ]
         return json_reply(out)
 
     def workspace_users(self, ctx: Ctx) -> Reply:
@@ -583,9 +730,15 @@ class Api:
         with self.s.lock:
             ch = self._entry_fields(body, ctx, None)
             e = self.s.create_entry(
-                user_id=ch.get("user_id", ctx.user.id), start=ch["start"], stop=ch["stop"],
-                description=ch.get("description"), project_id=ch.get("project_id"),
-                task_id=ch.get("task_id"), tag_ids=ch.get("tag_ids", ()), billable=ch.get("billable", False))
+                user_id=ch.get("user_id", ctx.user.id),
+                start=ch["start"],
+                stop=ch["stop"],
+                description=ch.get("description"),
+                project_id=ch.get("project_id"),
+                task_id=ch.get("task_id"),
+                tag_ids=ch.get("tag_ids", ()),
+                billable=ch.get("billable", False),
+            )
             echo = body.get("duration") if isinstance(body.get("duration"), int) else None
             d = self.s.entry_v9(e, write_echo=True, echo_duration=echo)
             if "stop" not in body and body.get("duration") is None:
@@ -630,8 +783,7 @@ class Api:
         v = body.get(name)
         if v is None:
             return None
-        if not isinstance(v, list) or not all(x is None or (isinstance(x, int) and not isinstance(x, bool))
-                                              for x in v):
+        if not isinstance(v, list) or not all(x is None or (isinstance(x, int) and not isinstance(x, bool)) for x in v):
             raise ApiError(400, f"Invalid '{name}' value")
         return frozenset(v)  # [null] selects "none" (e.g. entries without project)
 
@@ -673,8 +825,9 @@ class Api:
             page_size = cfg.max_page_size
         order_by = body.get("order_by") or "date"
         if order_by not in ("date", "user", "duration", "description", "last_update"):
-            raise ApiError(400, "Invalid 'order_by' value, allowed values are date, user, duration, "
-                                "description, last_update")
+            raise ApiError(
+                400, "Invalid 'order_by' value, allowed values are date, user, duration, description, last_update"
+            )
         order_dir = str(body.get("order_dir") or "ASC").upper()
         if order_dir not in ("ASC", "DESC"):
             raise ApiError(400, "Invalid 'order_dir' value, allowed values are ASC, DESC")
@@ -687,20 +840,28 @@ class Api:
         lo, hi = day_start(d0), day_start(d1 + timedelta(days=1))
         per_user = None
         if cfg.bare_date_tz == "user":
-            per_user = tuple(sorted((u.id, day_start(d0, u.tz), day_start(d1 + timedelta(days=1), u.tz))
-                                    for u in s.users.values()))
+            per_user = tuple(
+                sorted((u.id, day_start(d0, u.tz), day_start(d1 + timedelta(days=1), u.tz)) for u in s.users.values())
+            )
         elif cfg.bare_date_tz != "UTC":
             z = _zone(cfg.bare_date_tz)
             lo, hi = day_start(d0, z), day_start(d1 + timedelta(days=1), z)
         user_ids = self._ids_filter(body, "user_ids")
         query = ReportQuery(
-            lo=lo, hi=hi, per_user_bounds=per_user,
+            lo=lo,
+            hi=hi,
+            per_user_bounds=per_user,
             user_ids=None if user_ids is None else frozenset(x for x in user_ids if x is not None),
             project_ids=self._ids_filter(body, "project_ids"),
             client_ids=self._ids_filter(body, "client_ids"),
-            tag_ids=self._ids_filter(body, "tag_ids"), task_ids=self._ids_filter(body, "task_ids"),
-            description=description or None, billable=billable, include_running=cfg.reports_include_running,
-            order_by=order_by, descending=order_dir == "DESC")
+            tag_ids=self._ids_filter(body, "tag_ids"),
+            task_ids=self._ids_filter(body, "task_ids"),
+            description=description or None,
+            billable=billable,
+            include_running=cfg.reports_include_running,
+            order_by=order_by,
+            descending=order_dir == "DESC",
+        )
         frn = body.get("first_row_number")
         first_id = body.get("first_id")
         with s.lock:
@@ -716,7 +877,7 @@ class Api:
                     offset = len(ids)
             else:
                 offset = 0
-            page = ids[offset: offset + page_size]
+            page = ids[offset : offset + page_size]
             rows = [self._report_row(s.entries[i], offset + k + 1) for k, i in enumerate(page)]
             headers: dict[str, str] = {}
             nxt = offset + page_size
@@ -741,18 +902,35 @@ class Api:
         fmt = (lambda ts: in_zone(ts, u.tz)) if self.config.report_times_in_user_tz else plus00
         at = e.at_us // 1_000_000
         return {
-            "user_id": u.id, "username": u.fullname, "email": u.email,
-            "toggl_accounts_id": f"uWdx{u.id:08d}", "project_id": e.project_id,
-            "project_name": p.name if p else None, "project_color": p.color if p else None,
-            "project_hex": p.color if p else None, "client_name": c.name if c else None,
-            "task_id": e.task_id, "task_name": t.name if t else None, "description": e.description,
-            "billable": e.billable, "tag_ids": list(e.tag_ids),
+            "user_id": u.id,
+            "username": u.fullname,
+            "email": u.email,
+            "toggl_accounts_id": f"uWdx{u.id:08d}",
+            "project_id": e.project_id,
+            "project_name": p.name if p else None,
+            "project_color": p.color if p else None,
+            "project_hex": p.color if p else None,
+            "client_name": c.name if c else None,
+            "task_id": e.task_id,
+            "task_name": t.name if t else None,
+            "description": e.description,
+            "billable": e.billable,
+            "tag_ids": list(e.tag_ids),
             "tag_names": [s.tags[x].name for x in e.tag_ids if x in s.tags],
-            "hourly_rate_in_cents": rate, "billable_amount_in_cents": amount, "currency": currency,
+            "hourly_rate_in_cents": rate,
+            "billable_amount_in_cents": amount,
+            "currency": currency,
             "row_number": row_number,
-            "time_entries": [{"id": e.id, "seconds": seconds, "start": fmt(e.start),
-                              "stop": None if stop is None else fmt(stop), "at": plus00(at),
-                              "at_tz": in_zone(at, u.tz)}],
+            "time_entries": [
+                {
+                    "id": e.id,
+                    "seconds": seconds,
+                    "start": fmt(e.start),
+                    "stop": None if stop is None else fmt(stop),
+                    "at": plus00(at),
+                    "at_tz": in_zone(at, u.tz),
+                }
+            ],
         }
 
 

@@ -13,8 +13,9 @@ from .server import Simulator
 
 def build_parser() -> argparse.ArgumentParser:
     d = WorkspaceSpec()
-    p = argparse.ArgumentParser(prog="toggl-assets simulator",
-                                description="Serve a simulated Toggl Track API on 127.0.0.1.")
+    p = argparse.ArgumentParser(
+        prog="toggl-assets simulator", description="Serve a simulated Toggl Track API on 127.0.0.1."
+    )
     p.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
     g = p.add_argument_group("generated workspace")
     g.add_argument("--seed", type=int, default=d.seed)
@@ -38,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--reports-include-running", action="store_true")
     b.add_argument("--bare-date-tz", default="UTC", help='zone of date-only parameters, or "user"')
     b.add_argument("--fault-rate", type=float, default=0.0)
-    b.add_argument("--fault-kinds", default=",".join(FAULT_KINDS), help="comma-separated subset of "
-                   + ",".join(FAULT_KINDS))
+    b.add_argument(
+        "--fault-kinds", default=",".join(FAULT_KINDS), help="comma-separated subset of " + ",".join(FAULT_KINDS)
+    )
     b.add_argument("--fault-seed", type=int, default=0)
     b.add_argument("--slow-seconds", type=float, default=2.0)
     return p
@@ -48,17 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        spec = WorkspaceSpec(seed=args.seed, users=args.users, clients=args.clients, projects=args.projects,
-                             tags=args.tags, tasks=args.tasks, entries=args.entries, start=args.start,
-                             end=args.end, plan=args.plan, edge_cases=not args.no_edge_cases)
+        spec = WorkspaceSpec(
+            seed=args.seed,
+            users=args.users,
+            clients=args.clients,
+            projects=args.projects,
+            tags=args.tags,
+            tasks=args.tasks,
+            entries=args.entries,
+            start=args.start,
+            end=args.end,
+            plan=args.plan,
+            edge_cases=not args.no_edge_cases,
+        )
         config = SimulatorConfig(
-            spec=spec, port=args.port, quota_plan=args.quota_plan,
-            quota_window_seconds=args.quota_window_seconds, user_quota=args.user_quota,
-            rate_limit_per_second=args.rate_limit, max_page_size=args.max_page_size,
-            page_size_overflow=args.page_size_overflow, reports_include_running=args.reports_include_running,
-            bare_date_tz=args.bare_date_tz, fault_rate=args.fault_rate,
-            fault_kinds=tuple(k for k in args.fault_kinds.split(",") if k), fault_seed=args.fault_seed,
-            slow_seconds=args.slow_seconds)
+            spec=spec,
+            port=args.port,
+            quota_plan=args.quota_plan,
+            quota_window_seconds=args.quota_window_seconds,
+            user_quota=args.user_quota,
+            rate_limit_per_second=args.rate_limit,
+            max_page_size=args.max_page_size,
+            page_size_overflow=args.page_size_overflow,
+            reports_include_running=args.reports_include_running,
+            bare_date_tz=args.bare_date_tz,
+            fault_rate=args.fault_rate,
+            fault_kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+            fault_seed=args.fault_seed,
+            slow_seconds=args.slow_seconds,
+        )
     except ValueError as exc:
         print(f"toggl-assets simulator: {exc}", file=sys.stderr)
         return 2

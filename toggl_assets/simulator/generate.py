@@ -16,24 +16,97 @@ from .config import WorkspaceSpec
 from .store import Client, Entry, Project, Store, Tag, Task, User
 from .timefmt import UTC, day_start
 
-FIRST = ["Alice", "Bob", "Chiara", "Dmitri", "Émilie", "Farid", "Grace", "Hiro", "Ingrid", "Jamal",
-         "Kaito", "Lena", "Miguel", "Noor", "Olga", "Priya", "Quentin", "Rosa", "Sven", "Tariq"]
+FIRST = [
+    "Alice",
+    "Bob",
+    "Chiara",
+    "Dmitri",
+    "Émilie",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ingrid",
+    "Jamal",
+    "Kaito",
+    "Lena",
+    "Miguel",
+    "Noor",
+    "Olga",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+]
 LAST = ["Anders", "Brown", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Hoffmann", "Ito", "Jensen"]
 # Several zones, including a half-hour offset and both hemispheres' DST rules.
-ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "America/Los_Angeles",
-         "Asia/Kolkata", "Australia/Sydney", "Europe/London"]
-CLIENTS = ["Acme Corp", "Globex", "Initech", "Müller & Söhne GmbH", "株式会社サンプル", "Stark, Inc.",
-           "O'Reilly Media", "Umbrella", "Wayne Enterprises", "Soylent"]
-PROJECTS = ["Website Redesign", "Mobile App", "Internal", "Marketing Q1", "Data Warehouse", "Support",
-            "Research", "Onboarding", "API v2", "Billing Migration", "Design System", "Security Audit"]
-COLORS = ["#0b83d9", "#9e5bd9", "#d94182", "#e36a00", "#bf7000", "#2da608", "#06a893", "#c9806b",
-          "#465bb3", "#990099", "#c7af14", "#566614", "#d92b2b", "#525266"]
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Tokyo",
+    "UTC",
+    "America/Los_Angeles",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "Europe/London",
+]
+CLIENTS = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Müller & Söhne GmbH",
+    "株式会社サンプル",
+    "Stark, Inc.",
+    "O'Reilly Media",
+    "Umbrella",
+    "Wayne Enterprises",
+    "Soylent",
+]
+PROJECTS = [
+    "Website Redesign",
+    "Mobile App",
+    "Internal",
+    "Marketing Q1",
+    "Data Warehouse",
+    "Support",
+    "Research",
+    "Onboarding",
+    "API v2",
+    "Billing Migration",
+    "Design System",
+    "Security Audit",
+]
+COLORS = [
+    "#0b83d9",
+    "#9e5bd9",
+    "#d94182",
+    "#e36a00",
+    "#bf7000",
+    "#2da608",
+    "#06a893",
+    "#c9806b",
+    "#465bb3",
+    "#990099",
+    "#c7af14",
+    "#566614",
+    "#d92b2b",
+    "#525266",
+]
 EDGE_TAGS = ["urgent, high", 'say "hi"', "it's done", "café ☕"]
-PLAIN_TAGS = ["billed", "meeting", "deep work", "review", "bug", "planning", "call", "travel", "admin",
-              "research"]
+PLAIN_TAGS = ["billed", "meeting", "deep work", "review", "bug", "planning", "call", "travel", "admin", "research"]
 VERBS = ["Fix", "Review", "Write", "Plan", "Meeting:", "Refactor", "Test", "Deploy", "Call with", "Research"]
-NOUNS = ["login flow", "invoice export", "onboarding docs", "sprint", "client", "dashboard", "API limits",
-         "database", "release 1.4", "roadmap"]
+NOUNS = [
+    "login flow",
+    "invoice export",
+    "onboarding docs",
+    "sprint",
+    "client",
+    "dashboard",
+    "API limits",
+    "database",
+    "release 1.4",
+    "roadmap",
+]
 PROJECT_RATES = [(95.5, "EUR"), (120.0, "USD"), (70.0, "GBP"), (12000.0, "JPY")]
 USER_RATES = [None, 60.0, 75.5, None, 110.0, 42.25]
 UNICODE_DESC = "Réunion über Straße — naïve café ☕ 🚀 日本語のテキスト 👩‍💻"
@@ -66,13 +139,21 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
         suffix = "" if i < len(FIRST) else str(i)
         uid = base_uid + i * 7
         s.users[uid] = User(
-            id=uid, wu_id=8_000_000 + uid % 1_000_000 + i, email=f"{first.lower()}{suffix}@example.com",
-            fullname=f"{first} {last}{suffix}", timezone=zone, tz=ZoneInfo(zone),
-            rate=USER_RATES[i % len(USER_RATES)], admin=i == 0 or (i == 1 and spec.users >= 4),
+            id=uid,
+            wu_id=8_000_000 + uid % 1_000_000 + i,
+            email=f"{first.lower()}{suffix}@example.com",
+            fullname=f"{first} {last}{suffix}",
+            timezone=zone,
+            tz=ZoneInfo(zone),
+            rate=USER_RATES[i % len(USER_RATES)],
+            admin=i == 0 or (i == 1 and spec.users >= 4),
             active=not (spec.edge_cases and spec.users >= 3 and i == spec.users - 1),
-            token=f"{rng.getrandbits(128):032x}", password=f"pw-{rng.getrandbits(40):010x}",
-            created_at=s.created_at + i * 86400, at_us=(s.created_at + i * 86400) * 1_000_000 + 123456,
-            beginning_of_week=1)
+            token=f"{rng.getrandbits(128):032x}",
+            password=f"pw-{rng.getrandbits(40):010x}",
+            created_at=s.created_at + i * 86400,
+            at_us=(s.created_at + i * 86400) * 1_000_000 + 123456,
+            beginning_of_week=1,
+        )
     users = list(s.users.values())
     s.owner_id = users[0].id
     owner = users[0].id
@@ -81,8 +162,7 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
     cid0 = 60_000_000 + rng.randrange(1_000_000) * 10
     for i in range(spec.clients):
         name = CLIENTS[i % len(CLIENTS)] + ("" if i < len(CLIENTS) else f" {i}")
-        s.clients[cid0 + i] = Client(cid0 + i, name, archived=i % 3 == 2, creator_id=owner,
-                                     at=s.created_at + 3600 * i)
+        s.clients[cid0 + i] = Client(cid0 + i, name, archived=i % 3 == 2, creator_id=owner, at=s.created_at + 3600 * i)
     client_ids = list(s.clients)
 
     # ----- projects: some without client, some inactive, some private, some with their own rate/currency
@@ -90,21 +170,39 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
     for i in range(spec.projects):
         rate = PROJECT_RATES[(i // 4) % len(PROJECT_RATES)] if i % 4 == 0 and spec.plan != "free" else None
         p = Project(
-            id=pid0 + i, name=PROJECTS[i % len(PROJECTS)] + ("" if i < len(PROJECTS) else f" {i}"),
+            id=pid0 + i,
+            name=PROJECTS[i % len(PROJECTS)] + ("" if i < len(PROJECTS) else f" {i}"),
             client_id=client_ids[i % len(client_ids)] if client_ids and i % 5 != 4 else None,
-            active=i % 6 != 5, is_private=i % 4 == 3, billable=i % 3 != 2, color=COLORS[i % len(COLORS)],
-            rate=None if rate is None else rate[0], currency=None if rate is None else rate[1],
-            created_at=s.created_at + 7200 * i, at=s.created_at + 7200 * i + 60,
-            start_date=date.fromtimestamp(s.created_at + 7200 * i).isoformat())
+            active=i % 6 != 5,
+            is_private=i % 4 == 3,
+            billable=i % 3 != 2,
+            color=COLORS[i % len(COLORS)],
+            rate=None if rate is None else rate[0],
+            currency=None if rate is None else rate[1],
+            created_at=s.created_at + 7200 * i,
+            at=s.created_at + 7200 * i + 60,
+            start_date=date.fromtimestamp(s.created_at + 7200 * i).isoformat(),
+        )
         s.projects[p.id] = p
     deleted_project = None
     if spec.edge_cases:
         # Referenced by an entry but never listed by /projects (deleted): a missing reference.
         deleted_project = pid0 + spec.projects + 1
         s.projects[deleted_project] = Project(
-            deleted_project, "Deleted project", None, active=False, is_private=True, billable=True,
-            color="#525266", rate=None, currency=None, created_at=s.created_at, at=range_start,
-            start_date=date.fromtimestamp(s.created_at).isoformat(), deleted_at=range_start)
+            deleted_project,
+            "Deleted project",
+            None,
+            active=False,
+            is_private=True,
+            billable=True,
+            color="#525266",
+            rate=None,
+            currency=None,
+            created_at=s.created_at,
+            at=range_start,
+            start_date=date.fromtimestamp(s.created_at).isoformat(),
+            deleted_at=range_start,
+        )
 
     # ----- tags (edge-case names first: commas, quotes, unicode)
     tid0 = 18_000_000 + rng.randrange(1_000_000) * 10
@@ -115,8 +213,7 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
     deleted_tag = None
     if spec.edge_cases:
         deleted_tag = tid0 + spec.tags + 1
-        s.tags[deleted_tag] = Tag(deleted_tag, "obsolete tag", owner, range_start * 1_000_000,
-                                  deleted_at=range_start)
+        s.tags[deleted_tag] = Tag(deleted_tag, "obsolete tag", owner, range_start * 1_000_000, deleted_at=range_start)
     s.next_tag_id = tid0 + spec.tags + 10
     live_tags = [t for t in s.tags if t != deleted_tag]
 
@@ -127,10 +224,15 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
     if active_projects:
         for i in range(spec.tasks):
             pid = active_projects[i % len(active_projects)]
-            t = Task(task0 + i, f"{VERBS[i % len(VERBS)]} {NOUNS[(i * 7) % len(NOUNS)]} #{i + 1}", pid,
-                     users[i % len(users)].id if i % 2 else None, active=i % 5 != 4,
-                     estimated_seconds=3600 * (1 + i % 8) if i % 3 == 0 else None,
-                     at=s.created_at + 900 * i)
+            t = Task(
+                task0 + i,
+                f"{VERBS[i % len(VERBS)]} {NOUNS[(i * 7) % len(NOUNS)]} #{i + 1}",
+                pid,
+                users[i % len(users)].id if i % 2 else None,
+                active=i % 5 != 4,
+                estimated_seconds=3600 * (1 + i % 8) if i % 3 == 0 else None,
+                at=s.created_at + 900 * i,
+            )
             s.tasks[t.id] = t
             tasks_by_project.setdefault(pid, []).append(t.id)
 
@@ -161,8 +263,7 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
         nxt = m + 86400 if mid + timedelta(days=1) <= spec.end else m
         end0 = day_start(spec.end)
         edge += [
-            (m + 23 * 3600 + 1800, m + 25 * 3600 + 1800, utc_user, pr, None, "Crosses midnight UTC", (),
-             False),
+            (m + 23 * 3600 + 1800, m + 25 * 3600 + 1800, utc_user, pr, None, "Crosses midnight UTC", (), False),
             (nxt, nxt + 1800, owner, pr, None, "Starts at 00:00:00 UTC", (), False),
             (range_start, range_start + 900, owner, pr, None, "First second of the range", (), False),
             (end0 + 86399, end0 + 86459, owner, pr, None, "Last second of the range", (), False),
@@ -171,19 +272,33 @@ def generate(spec: WorkspaceSpec, store: Store) -> None:
             (m + 12 * 3600, m + 12 * 3600 + 600, owner, pr, None, "", (), False),
             (m + 13 * 3600, m + 13 * 3600 + 1234, owner, pr, None, UNICODE_DESC, (), False),
             (m + 14 * 3600, m + 14 * 3600 + 777, owner, pr, None, LONG_DESC, (), False),
-            (m + 15 * 3600, m + 15 * 3600 + 300, owner, pr, None, "Tags with commas and quotes",
-             tuple(t for t in live_tags[:3]), False),
+            (
+                m + 15 * 3600,
+                m + 15 * 3600 + 300,
+                owner,
+                pr,
+                None,
+                "Tags with commas and quotes",
+                tuple(t for t in live_tags[:3]),
+                False,
+            ),
             (m + 16 * 3600, m + 16 * 3600 + 300, owner, deleted_project, None, "Deleted project", (), True),
-            (m + 17 * 3600, m + 17 * 3600 + 300, owner, pr, None, "Deleted tag",
-             (deleted_tag,) if deleted_tag else (), False),
+            (
+                m + 17 * 3600,
+                m + 17 * 3600 + 300,
+                owner,
+                pr,
+                None,
+                "Deleted tag",
+                (deleted_tag,) if deleted_tag else (),
+                False,
+            ),
             (m + 18 * 3600, m + 18 * 3600, owner, pr, None, "Zero duration", (), False),
-            (m + 6 * 3600, m + 32 * 3600, tokyo, pr, None, "26 hours, crosses local midnight", (),
-             False),
+            (m + 6 * 3600, m + 32 * 3600, tokyo, pr, None, "26 hours, crosses local midnight", (), False),
         ]
         if rated is not None:
             task = (tasks_by_project.get(rated.id) or [None])[0]
-            edge.append((m + 19 * 3600, m + 19 * 3600 + 5400, owner, rated.id, task, "Billable with rate", (),
-                         True))
+            edge.append((m + 19 * 3600, m + 19 * 3600 + 5400, owner, rated.id, task, "Billable with rate", (), True))
         # The running entry: "now" when the range covers today, else 16:00 UTC on the last day (keeps
         # historical datasets deterministic and the running entry inside the range).
         run_start = now - 47 * 60 if range_start <= now < end0 + 86400 else end0 + 16 * 3600

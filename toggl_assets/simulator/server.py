@@ -23,16 +23,22 @@ from .generate import generate
 from .store import Conflict, Entry, NotFound, Store, User
 from .timefmt import UTC, day_start, parse_instant
 
-HTML_429 = (b"<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
-            b"<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n"
-            b"</body>\r\n</html>\r\n")
-HTML_502 = (b"<html><head>\n<meta http-equiv=\"content-type\" content=\"text/html;charset=utf-8\">\n"
-            b"<title>502 Server Error</title>\n</head>\n<body text=#000000 bgcolor=#ffffff>\n"
-            b"<h1>Error: Server Error</h1>\n<h2>The server encountered a temporary error and could not "
-            b"complete your request.<p>Please try again in 30 seconds.</h2>\n</body></html>\n")
-HTML_503 = (b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
-            b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
-            b"</body>\r\n</html>\r\n")
+HTML_429 = (
+    b"<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    b"<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+HTML_502 = (
+    b'<html><head>\n<meta http-equiv="content-type" content="text/html;charset=utf-8">\n'
+    b"<title>502 Server Error</title>\n</head>\n<body text=#000000 bgcolor=#ffffff>\n"
+    b"<h1>Error: Server Error</h1>\n<h2>The server encountered a temporary error and could not "
+    b"complete your request.<p>Please try again in 30 seconds.</h2>\n</body></html>\n"
+)
+HTML_503 = (
+    b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
 
 
 class _Quota:
@@ -122,8 +128,7 @@ class App:
         self.set_faults(config.fault_rate, config.fault_kinds, config.fault_seed)
 
     # ------------------------------------------------------------------ runtime controls
-    def set_faults(self, rate: float, kinds: tuple[str, ...] | list[str] | None = None,
-                   seed: int = 0) -> None:
+    def set_faults(self, rate: float, kinds: tuple[str, ...] | list[str] | None = None, seed: int = 0) -> None:
         kinds = tuple(kinds) if kinds is not None else FAULT_KINDS
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown or not 0 <= rate <= 1:
@@ -146,10 +151,18 @@ class App:
             remaining, resets = q.peek(owner, self.store.organization_id)
             user_remaining, user_resets = q.peek(owner, None)
         with self.stats_lock:
-            return {"total": self.total, "by_endpoint": dict(self.by_endpoint),
-                    "faults_injected": self.faults_injected,
-                    "quota": {"plan": q.plan, "remaining": remaining, "resets_in": resets,
-                              "user_remaining": user_remaining, "user_resets_in": user_resets}}
+            return {
+                "total": self.total,
+                "by_endpoint": dict(self.by_endpoint),
+                "faults_injected": self.faults_injected,
+                "quota": {
+                    "plan": q.plan,
+                    "remaining": remaining,
+                    "resets_in": resets,
+                    "user_remaining": user_remaining,
+                    "user_resets_in": user_resets,
+                },
+            }
 
     def reset_stats(self) -> None:
         with self.stats_lock:
@@ -159,8 +172,14 @@ class App:
         out = []
         for org in (self.store.organization_id, None):
             remaining, resets = self.quota.peek(user.id, org)
-            out.append({"organization_id": org, "remaining": remaining, "resets_in_secs": resets,
-                        "total": self.quota.total(org)})
+            out.append(
+                {
+                    "organization_id": org,
+                    "remaining": remaining,
+                    "resets_in_secs": resets,
+                    "total": self.quota.total(org),
+                }
+            )
         return out
 
     # ------------------------------------------------------------------ the request pipeline
@@ -190,8 +209,7 @@ class App:
             return error_reply(403, "Incorrect username and/or password")  # §8.1: body unknown, JSON string
         return user
 
-    def handle(self, method: str, path: str, query: str, body: bytes, headers: Any,
-               client: str) -> tuple[Reply, str]:
+    def handle(self, method: str, path: str, query: str, body: bytes, headers: Any, client: str) -> tuple[Reply, str]:
         """Returns (reply, delivery mode): mode is "normal", "drop", "truncate"."""
         route, params, exists = self.api.match(method, path)
         key = f"{method} {route.template}" if route else f"{method} (unmatched)"
@@ -232,8 +250,18 @@ class App:
             retry = self.fault_rng.random() < 0.5
         return Reply(429, HTML_429, {"Content-Type": "text/html", **({"Retry-After": "1"} if retry else {})})
 
-    def _answer(self, method: str, path: str, route: Any, params: dict[str, str], exists: bool, query: str,
-                body: bytes, headers: Any, client: str) -> Reply:
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        route: Any,
+        params: dict[str, str],
+        exists: bool,
+        query: str,
+        body: bytes,
+        headers: Any,
+        client: str,
+    ) -> Reply:
         auth = headers.get("Authorization")
         if self.leaky is not None and not self.leaky.allow(f"{auth}|{client}"):
             return Reply(429, HTML_429, {"Content-Type": "text/html"})
@@ -251,11 +279,11 @@ class App:
         if self.quota.plan is not None:
             org = None if route.user_bucket else self.store.organization_id
             ok, remaining, resets_in = self.quota.take(user.id, org)
-            quota_headers = {"X-Toggl-Quota-Remaining": str(remaining),
-                             "X-Toggl-Quota-Resets-In": str(resets_in)}
+            quota_headers = {"X-Toggl-Quota-Remaining": str(remaining), "X-Toggl-Quota-Resets-In": str(resets_in)}
             if not ok:
-                msg = (f"You have hit your hourly API request quota. Please wait {resets_in} seconds "
-                       "or upgrade your plan.")
+                msg = (
+                    f"You have hit your hourly API request quota. Please wait {resets_in} seconds or upgrade your plan."
+                )
                 r = error_reply(402, msg)
                 r.headers.update(quota_headers)
                 return r
@@ -293,9 +321,15 @@ class App:
                 self.set_quota(data.get("plan"), data.get("window_seconds"))
                 return json_reply({"plan": self.quota.plan, "window_seconds": self.quota.window})
             if method == "POST" and path == "/_simulator/daily_edits":
-                return json_reply(self.apply_daily_edits(
-                    date.fromisoformat(data["day"]), int(data.get("edits", 0)), int(data.get("deletions", 0)),
-                    int(data.get("additions", 0)), int(data.get("seed", 0))))
+                return json_reply(
+                    self.apply_daily_edits(
+                        date.fromisoformat(data["day"]),
+                        int(data.get("edits", 0)),
+                        int(data.get("deletions", 0)),
+                        int(data.get("additions", 0)),
+                        int(data.get("seed", 0)),
+                    )
+                )
             if method == "GET" and path == "/_simulator/truth/summary":
                 return json_reply(self.summary())
             if method == "GET" and path == "/_simulator/truth/entries":
@@ -321,33 +355,38 @@ class App:
                 d = datetime.fromtimestamp(s.starts[0], UTC).date()
                 last = datetime.fromtimestamp(s.starts[-1], UTC).date()
                 while d <= last:
-                    n = bisect_left(s.starts, day_start(d + timedelta(days=1))) - bisect_left(
-                        s.starts, day_start(d))
+                    n = bisect_left(s.starts, day_start(d + timedelta(days=1))) - bisect_left(s.starts, day_start(d))
                     if n:
                         by_day[d.isoformat()] = n
                     d += timedelta(days=1)
             return {
-                "workspace_id": s.workspace_id, "organization_id": s.organization_id, "plan": s.plan,
-                "users": len(s.users), "clients": len(s.clients),
+                "workspace_id": s.workspace_id,
+                "organization_id": s.organization_id,
+                "plan": s.plan,
+                "users": len(s.users),
+                "clients": len(s.clients),
                 "projects": sum(1 for p in s.projects.values() if p.deleted_at is None),
-                "tags": sum(1 for t in s.tags.values() if t.deleted_at is None), "tasks": len(s.tasks),
-                "entries": len(s.entries), "deleted_entries": len(s.deleted),
-                "running_entry_ids": sorted(s.running.values()), "version": s.version,
+                "tags": sum(1 for t in s.tags.values() if t.deleted_at is None),
+                "tasks": len(s.tasks),
+                "entries": len(s.entries),
+                "deleted_entries": len(s.deleted),
+                "running_entry_ids": sorted(s.running.values()),
+                "version": s.version,
                 "entries_by_day": by_day,
             }
 
-    def apply_daily_edits(self, day: date, edits: int, deletions: int, additions: int,
-                          seed: int = 0) -> dict[str, Any]:
+    def apply_daily_edits(self, day: date, edits: int, deletions: int, additions: int, seed: int = 0) -> dict[str, Any]:
         """Late edits to one UTC day: edit, delete and add entries (``at`` = now), like people fixing
         their timesheets."""
         s = self.store
         rng = random.Random(seed)
         with s.lock:
-            pool = [e.id for e in s.iter_range(day_start(day), day_start(day + timedelta(days=1)))
-                    if e.stop is not None]
+            pool = [
+                e.id for e in s.iter_range(day_start(day), day_start(day + timedelta(days=1))) if e.stop is not None
+            ]
             rng.shuffle(pool)
             to_delete = pool[:deletions]
-            to_edit = pool[deletions: deletions + edits]
+            to_edit = pool[deletions : deletions + edits]
             projects = [p.id for p in s.projects.values() if p.deleted_at is None and p.active]
             tags = [t.id for t in s.tags.values() if t.deleted_at is None]
             edited = []
@@ -372,9 +411,15 @@ class App:
                 start = day_start(day) + rng.randrange(6 * 3600, 20 * 3600)
                 pid = rng.choice(projects) if projects and rng.random() < 0.9 else None
                 stop = start + rng.randrange(300, 7200)
-                e = s.create_entry(user_id=rng.choice(users), start=start, stop=stop,
-                                   description=f"Late addition {rng.randrange(10_000)}", project_id=pid,
-                                   tag_ids=(), billable=pid is not None and rng.random() < 0.7)
+                e = s.create_entry(
+                    user_id=rng.choice(users),
+                    start=start,
+                    stop=stop,
+                    description=f"Late addition {rng.randrange(10_000)}",
+                    project_id=pid,
+                    tag_ids=(),
+                    billable=pid is not None and rng.random() < 0.7,
+                )
                 added.append(e.id)
             return {"day": day.isoformat(), "edited": edited, "deleted": to_delete, "added": added}
 
@@ -456,8 +501,9 @@ class Simulator:
         server = _Server(("127.0.0.1", self.config.port), _Handler)  # loopback only
         server.app = self._app
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="toggl-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="toggl-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -498,27 +544,40 @@ class Simulator:
     def reset_stats(self) -> None:
         self._app.reset_stats()
 
-    def set_faults(self, rate: float, kinds: tuple[str, ...] | list[str] | None = None,
-                   seed: int = 0) -> None:
+    def set_faults(self, rate: float, kinds: tuple[str, ...] | list[str] | None = None, seed: int = 0) -> None:
         self._app.set_faults(rate, kinds, seed)
 
     def set_quota(self, plan: str | None, window_seconds: float | None = None) -> None:
         self._app.set_quota(plan, window_seconds)
 
     # ------------------------------------------------------------------ direct data manipulation
-    def create_entry(self, user_id: int | None = None, start: datetime | str | None = None,
-                     duration_seconds: int | None = 3600, description: str | None = None,
-                     project_id: int | None = None, tags: list[str] | list[int] | None = None,
-                     billable: bool = False, task_id: int | None = None) -> dict[str, Any]:
+    def create_entry(
+        self,
+        user_id: int | None = None,
+        start: datetime | str | None = None,
+        duration_seconds: int | None = 3600,
+        description: str | None = None,
+        project_id: int | None = None,
+        tags: list[str] | list[int] | None = None,
+        billable: bool = False,
+        task_id: int | None = None,
+    ) -> dict[str, Any]:
         """Create an entry as if the user did it in Toggl. duration None or negative = running."""
         s = self._app.store
         with s.lock:
             st = _ts(start) if start is not None else s.now()
             stop = None if duration_seconds is None or duration_seconds < 0 else st + duration_seconds
-            tag_ids = [t if isinstance(t, int) else s.tag_id_for_name(t, user_id or s.owner_id)
-                       for t in (tags or [])]
-            e = s.create_entry(user_id=user_id or s.owner_id, start=st, stop=stop, description=description,
-                               project_id=project_id, task_id=task_id, tag_ids=tag_ids, billable=billable)
+            tag_ids = [t if isinstance(t, int) else s.tag_id_for_name(t, user_id or s.owner_id) for t in (tags or [])]
+            e = s.create_entry(
+                user_id=user_id or s.owner_id,
+                start=st,
+                stop=stop,
+                description=description,
+                project_id=project_id,
+                task_id=task_id,
+                tag_ids=tag_ids,
+                billable=billable,
+            )
             return s.entry_v9(e)
 
     def update_entry(self, entry_id: int, **fields: Any) -> dict[str, Any]:
@@ -537,8 +596,7 @@ class Simulator:
                     start = ch.get("start", old.start)
                     ch["stop"] = None if v is None or v < 0 else start + v
                 elif k == "tags":
-                    ch["tag_ids"] = [t if isinstance(t, int) else s.tag_id_for_name(t, old.user_id)
-                                     for t in v]
+                    ch["tag_ids"] = [t if isinstance(t, int) else s.tag_id_for_name(t, old.user_id) for t in v]
                 elif k in ("description", "project_id", "task_id", "tag_ids", "billable", "user_id"):
                     ch[k] = v
                 else:
@@ -559,8 +617,7 @@ class Simulator:
             rid = s.running.get(user_id or s.owner_id)
             return None if rid is None else s.entry_v9(s.entries[rid])
 
-    def apply_daily_edits(self, day: date, edits: int, deletions: int, additions: int,
-                          seed: int = 0) -> dict[str, Any]:
+    def apply_daily_edits(self, day: date, edits: int, deletions: int, additions: int, seed: int = 0) -> dict[str, Any]:
         return self._app.apply_daily_edits(day, edits, deletions, additions, seed)
 
 
@@ -601,14 +658,12 @@ class Truth:
     def projects(self) -> list[dict[str, Any]]:
         """Projects listed by /projects?active=both (deleted ones excluded, private included)."""
         actual = self._app.api._actual_seconds_by_project()
-        return [self._app.api.project_json(p, actual) for p in self.store.projects.values()
-                if p.deleted_at is None]
+        return [self._app.api.project_json(p, actual) for p in self.store.projects.values() if p.deleted_at is None]
 
     @property
     def deleted_projects(self) -> list[dict[str, Any]]:
         actual = self._app.api._actual_seconds_by_project()
-        return [self._app.api.project_json(p, actual) for p in self.store.projects.values()
-                if p.deleted_at is not None]
+        return [self._app.api.project_json(p, actual) for p in self.store.projects.values() if p.deleted_at is not None]
 
     @property
     def tags(self) -> list[dict[str, Any]]:

@@ -235,8 +235,15 @@ class Store:
         return None, self.default_currency
 
     # ----------------------------------------------------------------- v9 rendering
-    def entry_v9(self, e: Entry, *, write_echo: bool = False, meta: bool = False,
-                 deleted_us: int | None = None, echo_duration: int | None = None) -> dict[str, Any]:
+    def entry_v9(
+        self,
+        e: Entry,
+        *,
+        write_echo: bool = False,
+        meta: bool = False,
+        deleted_us: int | None = None,
+        echo_duration: int | None = None,
+    ) -> dict[str, Any]:
         fmt = zulu if write_echo else plus00
         # Observed: reads of a running entry carry -start_epoch.
         duration = -e.start if e.stop is None else e.stop - e.start
@@ -285,9 +292,18 @@ class Store:
         return d
 
     # ----------------------------------------------------------------- writes
-    def create_entry(self, *, user_id: int, start: int, stop: int | None, description: str | None,
-                     project_id: int | None = None, task_id: int | None = None,
-                     tag_ids: Iterable[int] = (), billable: bool = False) -> Entry:
+    def create_entry(
+        self,
+        *,
+        user_id: int,
+        start: int,
+        stop: int | None,
+        description: str | None,
+        project_id: int | None = None,
+        task_id: int | None = None,
+        tag_ids: Iterable[int] = (),
+        billable: bool = False,
+    ) -> Entry:
         """Create an entry; stop=None starts it running.
 
         Starting a running entry while the same user has one running stops the old one at the new start
@@ -300,8 +316,18 @@ class Store:
             if stop is None and user_id in self.running:
                 old = self.entries[self.running[user_id]]
                 self._replace(old, old._replace(stop=max(old.start, start), at_us=now_us))
-            e = Entry(self.next_entry_id, user_id, start, stop, project_id, task_id, description,
-                      tuple(dict.fromkeys(tag_ids)), bool(billable), now_us)
+            e = Entry(
+                self.next_entry_id,
+                user_id,
+                start,
+                stop,
+                project_id,
+                task_id,
+                description,
+                tuple(dict.fromkeys(tag_ids)),
+                bool(billable),
+                now_us,
+            )
             self.next_entry_id += 1
             self.entries[e.id] = e
             self._index_insert(e)
@@ -394,9 +420,16 @@ class Store:
         else:
             lo, hi = q.lo, q.hi
         i0, i1 = self.range_positions(lo, hi)
-        simple = (q.per_user_bounds is None and q.user_ids is None and q.project_ids is None
-                  and q.client_ids is None and q.tag_ids is None and q.task_ids is None
-                  and q.description is None and q.billable is None)
+        simple = (
+            q.per_user_bounds is None
+            and q.user_ids is None
+            and q.project_ids is None
+            and q.client_ids is None
+            and q.tag_ids is None
+            and q.task_ids is None
+            and q.description is None
+            and q.billable is None
+        )
         if simple:
             # Fast path: the index slice is already the answer (minus running entries).
             out = self.ids[i0:i1]

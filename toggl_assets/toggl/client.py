@@ -41,9 +41,7 @@ USER_AGENT = f"toggl_assets/{__version__} (+https://github.com/toggl-assets)"
 V9 = "/api/v9"
 REPORTS = "/reports/api/v3"
 PROJECTS_PER_PAGE = 200  # documented maximum (reference §2.5)
-TASKS_PER_PAGE = (
-    200  # maximum undocumented (default 50); the envelope's per_page tells what the server applied
-)
+TASKS_PER_PAGE = 200  # maximum undocumented (default 50); the envelope's per_page tells what the server applied
 REPORT_PATH = "/workspace/{wid}/search/time_entries"
 QUOTA_REMAINING = "X-Toggl-Quota-Remaining"
 QUOTA_RESETS_IN = "X-Toggl-Quota-Resets-In"
@@ -242,9 +240,7 @@ class TogglClient:
     def users(self) -> list[UserRecord]:
         # workspace_users (not /users) because it carries rates, timezone and the global uid.
         body, _ = self._call("GET", V9, "/workspaces/{wid}/workspace_users")
-        return parsing.parse_workspace_users(
-            body, f"GET {V9}/workspaces/{{wid}}/workspace_users", self.workspace_id
-        )
+        return parsing.parse_workspace_users(body, f"GET {V9}/workspaces/{{wid}}/workspace_users", self.workspace_id)
 
     def tasks(self) -> list[TaskRecord] | None:
         """All tasks (active and done), or None when the plan lacks tasks (402 without quota headers)."""
@@ -330,9 +326,7 @@ class TogglClient:
                 return
             cursor = (next_row, next_id)
             if cursor in seen:
-                raise TogglResponseError(
-                    endpoint, f"pagination cursor repeated (row {next_row}, id {next_id})"
-                )
+                raise TogglResponseError(endpoint, f"pagination cursor repeated (row {next_row}, id {next_id})")
             seen.add(cursor)
 
     def current_entry(self) -> EntryRecord | None:
@@ -400,9 +394,7 @@ class TogglClient:
                         raise TogglQuotaError(
                             endpoint=endpoint, requests_used=self.stats.total, resets_in=wait
                         ) from None
-                    self.log.warning(
-                        "Toggl quota exhausted on %s; waiting %.0f s for the reset", endpoint, wait
-                    )
+                    self.log.warning("Toggl quota exhausted on %s; waiting %.0f s for the reset", endpoint, wait)
                     self._wait(wait, quota=True)
                     continue
                 elif status == 429:

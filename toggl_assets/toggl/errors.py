@@ -46,9 +46,7 @@ class TogglQuotaError(TogglError):
             self.retry_at = now + timedelta(seconds=resets_in)
             minutes = max(1, round(resets_in / 60))
             when = f"retry after {self.retry_at:%H:%M} UTC (in {minutes} min)"
-        super().__init__(
-            f"Toggl API quota exhausted on {endpoint} after {requests_used} request(s) this run; {when}"
-        )
+        super().__init__(f"Toggl API quota exhausted on {endpoint} after {requests_used} request(s) this run; {when}")
 
 
 class TogglApiError(TogglError):

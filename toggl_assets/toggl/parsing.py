@@ -50,9 +50,7 @@ class _Obj:
 
     def __init__(self, data: Any, endpoint: str, what: str) -> None:
         if not isinstance(data, Mapping):
-            raise TogglResponseError(
-                endpoint, f"expected a JSON object for {what}, got {type(data).__name__}"
-            )
+            raise TogglResponseError(endpoint, f"expected a JSON object for {what}, got {type(data).__name__}")
         self.data = data
         self.endpoint = endpoint
         self.what = what
@@ -65,9 +63,7 @@ class _Obj:
         return None
 
     def _fail(self, key: str, expected: str, value: Any) -> TogglResponseError:
-        return TogglResponseError(
-            self.endpoint, f"{self.what}.{key} should be {expected}, got {_short(value)}"
-        )
+        return TogglResponseError(self.endpoint, f"{self.what}.{key} should be {expected}, got {_short(value)}")
 
     def req_int(self, *keys: str) -> int:
         value = self.opt_int(*keys)
@@ -261,9 +257,7 @@ def parse_workspace_users(body: Any, endpoint: str, workspace_id: int) -> list[U
     return out
 
 
-def parse_tasks_page(
-    body: Any, endpoint: str, workspace_id: int
-) -> tuple[list[TaskRecord], int | None, int | None]:
+def parse_tasks_page(body: Any, endpoint: str, workspace_id: int) -> tuple[list[TaskRecord], int | None, int | None]:
     """One page of the enveloped tasks list -> (tasks, total_count, per_page the server applied)."""
     env = _Obj(body, endpoint, "tasks envelope")
     out = []
@@ -432,15 +426,10 @@ def parse_report_rows(body: Any, endpoint: str, workspace_id: int) -> list[Entry
     return out
 
 
-def _parse_report_row_checked(
-    item: Any, index: int, endpoint: str, workspace_id: int, out: list[EntryRecord]
-) -> None:
+def _parse_report_row_checked(item: Any, index: int, endpoint: str, workspace_id: int, out: list[EntryRecord]) -> None:
     """One report row through the typed accessors (exact error messages); appends its records to ``out``."""
     row = _Obj(item, endpoint, f"row[{index}]")
-    entries = [
-        _Obj(e, endpoint, f"{row.what}.time_entries[{j}]")
-        for j, e in enumerate(row.opt_list("time_entries"))
-    ]
+    entries = [_Obj(e, endpoint, f"{row.what}.time_entries[{j}]") for j, e in enumerate(row.opt_list("time_entries"))]
     if not entries:
         raise TogglResponseError(endpoint, f"{row.what} has no time_entries")
     amount = row.opt_cents("billable_amount_in_cents")

@@ -74,24 +74,22 @@ def foreign_keys_resolve(conn: psycopg.Connection, schema: str = "raw") -> Check
         ).format(label=sql.Literal(label), refs=sql.SQL(refs).format(s=s), s=s, target=sql.Identifier(target))
         for label, refs, target in _REFERENCES
     ]
-    query = sql.SQL(
-        "SELECT reference, id, ref, count(*) OVER () FROM ({}) u ORDER BY reference, id LIMIT %s"
-    ).format(sql.SQL(" UNION ALL ").join(parts))
+    query = sql.SQL("SELECT reference, id, ref, count(*) OVER () FROM ({}) u ORDER BY reference, id LIMIT %s").format(
+        sql.SQL(" UNION ALL ").join(parts)
+    )
     rows = conn.execute(query, (SAMPLE_SIZE,)).fetchall()
     failures = int(rows[0][3]) if rows else 0
     sample = [{"reference": r[0], "id": r[1], "missing": r[2]} for r in rows]
     return CheckResult(failures == 0, failures, sample, "references resolve")
 
 
-def no_duplicate_ids(
-    conn: psycopg.Connection, schema: str = "raw", tables: tuple[str, ...] = TABLES
-) -> CheckResult:
+def no_duplicate_ids(conn: psycopg.Connection, schema: str = "raw", tables: tuple[str, ...] = TABLES) -> CheckResult:
     """No table holds an id twice (the PKs guarantee it; this guards against dropped constraints)."""
     s = _s(schema)
     parts = [
-        sql.SQL(
-            "SELECT {label} AS tbl, id, count(*) AS n FROM {s}.{t} GROUP BY id HAVING count(*) > 1"
-        ).format(label=sql.Literal(t), s=s, t=sql.Identifier(t))
+        sql.SQL("SELECT {label} AS tbl, id, count(*) AS n FROM {s}.{t} GROUP BY id HAVING count(*) > 1").format(
+            label=sql.Literal(t), s=s, t=sql.Identifier(t)
+        )
         for t in tables
     ]
     query = sql.SQL("SELECT tbl, id, n, count(*) OVER () FROM ({}) u ORDER BY tbl, id LIMIT %s").format(
@@ -123,13 +121,9 @@ def durations_consistent(conn: psycopg.Connection, schema: str = "raw") -> Check
     return CheckResult(failures == 0, failures, sample, "durations match start/end")
 
 
-def window_row_count(
-    conn: psycopg.Connection, schema: str, window_start: datetime, window_end: datetime
-) -> int:
+def window_row_count(conn: psycopg.Connection, schema: str, window_start: datetime, window_end: datetime) -> int:
     """Entries whose start lies in [window_start, window_end)."""
-    query = sql.SQL("SELECT count(*) FROM {s}.toggl_entries WHERE start >= %s AND start < %s").format(
-        s=_s(schema)
-    )
+    query = sql.SQL("SELECT count(*) FROM {s}.toggl_entries WHERE start >= %s AND start < %s").format(s=_s(schema))
     row = conn.execute(query, (window_start, window_end)).fetchone()
     return int(row[0]) if row else 0
 
@@ -150,9 +144,7 @@ def entries_within_window(
     ).format(s=_s(schema))
     rows = conn.execute(query, (window_start, window_end, SAMPLE_SIZE)).fetchall()
     failures = int(rows[0][3]) if rows else 0
-    sample: list[Any] = [
-        {"id": r[0], "start": r[1], "end": r[2], "problem": "end before start"} for r in rows
-    ]
+    sample: list[Any] = [{"id": r[0], "start": r[1], "end": r[2], "problem": "end before start"} for r in rows]
     if expected_ids_count is not None and count != expected_ids_count:
         failures += abs(count - expected_ids_count)
         sample.insert(0, {"problem": "row count", "in_database": count, "expected": expected_ids_count})

@@ -12,9 +12,7 @@ from psycopg import conninfo
 # ``postgresql+psycopg://`` / ``postgres+psycopg2://``: SQLAlchemy-style URLs people paste from other tools.
 _DRIVER_PREFIX = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[A-Za-z0-9_]+://", re.IGNORECASE)
 # userinfo of a URL: everything between "scheme://user:" and the LAST "@" (over-redacting is the safe side).
-_URL_PASSWORD = re.compile(
-    r"^(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:)(?P<pw>.*)@(?P<post>[^@]*)$", re.DOTALL
-)
+_URL_PASSWORD = re.compile(r"^(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:)(?P<pw>.*)@(?P<post>[^@]*)$", re.DOTALL)
 _QUERY_PASSWORD = re.compile(r"(?P<pre>[?&]password=)(?P<pw>[^&#]*)", re.IGNORECASE)
 _KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s'&]+)", re.IGNORECASE)
 _REDACTED = "***"

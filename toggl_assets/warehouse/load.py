@@ -332,9 +332,7 @@ def _upsert(
     row = conn.execute(build_upsert_sql(schema, spec), [*arrays, synced_at]).fetchone()
     inserted, updated, total = (int(v) for v in row) if row else (0, 0, 0)
     deleted = kept = 0
-    workspaces = sorted(
-        {r.workspace_id for r in records} | ({workspace_id} if workspace_id is not None else set())
-    )
+    workspaces = sorted({r.workspace_id for r in records} | ({workspace_id} if workspace_id is not None else set()))
     if prune and workspaces:
         pruned = conn.execute(build_prune_sql(schema, spec), (workspaces, [r.id for r in records])).fetchone()
         deleted, kept = (int(v) for v in pruned) if pruned else (0, 0)
@@ -521,15 +519,13 @@ def _entry_placeholder_sources(window: str) -> dict[str, sql.Composable]:
     """SELECTs over the window table yielding what each placeholder kind needs (order matters: FKs)."""
     w = sql.Identifier(window)
     return {
-        "users": sql.SQL(
-            "SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {}"
-        ).format(w),
+        "users": sql.SQL("SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {}").format(
+            w
+        ),
         "projects": sql.SQL(
             "SELECT project_id AS id, workspace_id, project_name AS name, NULL::bigint AS client_id FROM {}"
         ).format(w),
-        "tasks": sql.SQL("SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {}").format(
-            w
-        ),
+        "tasks": sql.SQL("SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {}").format(w),
         # Names pair with ids by position only when both arrays have the same length. Entries share few distinct
         # tag lists: de-duplicating them before unnest saves expanding every entry's array.
         "tags": sql.SQL(

@@ -161,9 +161,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-def migrate(
-    conn: psycopg.Connection, raw_schema: str = "raw", analytics_schema: str = "analytics"
-) -> list[int]:
+def migrate(conn: psycopg.Connection, raw_schema: str = "raw", analytics_schema: str = "analytics") -> list[int]:
     """Bring the warehouse up to date; return the versions applied now (empty when already up to date).
 
     Runs in its own transaction, committed on success, unless the caller already has one open (then it uses
@@ -182,18 +180,16 @@ def migrate(
                 "version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             ).format(raw)
         )
-        done = {
-            row[0] for row in conn.execute(sql.SQL("SELECT version FROM {}.schema_migrations").format(raw))
-        }
+        done = {row[0] for row in conn.execute(sql.SQL("SELECT version FROM {}.schema_migrations").format(raw))}
         for migration in MIGRATIONS:
             if migration.version in done:
                 continue
             for statement in migration.statements(raw, analytics):
                 conn.execute(statement)
             conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.schema_migrations (version, name, applied_at) VALUES (%s, %s, now())"
-                ).format(raw),
+                sql.SQL("INSERT INTO {}.schema_migrations (version, name, applied_at) VALUES (%s, %s, now())").format(
+                    raw
+                ),
                 (migration.version, migration.name),
             )
             applied.append(migration.version)
