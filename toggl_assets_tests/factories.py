@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from toggl_assets.records import ClientRecord, EntryRecord, ProjectRecord, TagRecord, UserRecord
+from toggl_assets.simulator import WorkspaceSpec
 
 WORKSPACE_ID = 1
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -62,3 +63,19 @@ def tag(id: int, name: str, **fields: Any) -> TagRecord:
 def user(id: int, name: str, **fields: Any) -> UserRecord:
     email = f"{name.lower().replace(' ', '.')}@example.com"
     return UserRecord(**{"id": id, "workspace_id": WORKSPACE_ID, "name": name, "email": email, **fields})
+
+
+SPEC_DEFAULTS: dict[str, Any] = {
+    "users": 3,
+    "clients": 2,
+    "projects": 5,
+    "tags": 4,
+    "tasks": 6,
+    "plan": "premium",
+    "edge_cases": True,
+}
+
+
+def workspace_spec(seed: int, entries: int, start: date, end: date, **overrides: Any) -> WorkspaceSpec:
+    """A small generated workspace for the simulator; ``overrides`` change sizes, plan or edge cases."""
+    return WorkspaceSpec(seed=seed, entries=entries, start=start, end=end, **{**SPEC_DEFAULTS, **overrides})

@@ -15,7 +15,8 @@ from toggl_assets.definitions import build_definitions
 from toggl_assets.defs.resources import TogglResource, WarehouseResource
 from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB
 from toggl_assets.settings import Settings
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 
 START = date(2024, 1, 1)
 END = date(2024, 2, 29)
@@ -24,19 +25,7 @@ PAGE = 50
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(
-        seed=11,
-        users=4,
-        clients=3,
-        projects=8,
-        tags=6,
-        tasks=10,
-        entries=900,
-        start=START,
-        end=END,
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(11, 900, START, END, users=4, clients=3, projects=8, tags=6, tasks=10)
     with Simulator(SimulatorConfig(spec=spec, max_page_size=PAGE)) as sim:
         yield sim
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 
 SCRIPT = shutil.which("toggl-assets", path=str(Path(sys.executable).parent)) or "toggl-assets"
 
@@ -94,19 +95,7 @@ def test_unreachable_database_names_it_without_the_password(tmp_path):
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(
-        seed=5,
-        users=3,
-        clients=2,
-        projects=5,
-        tags=4,
-        tasks=6,
-        entries=400,
-        start=date(2024, 3, 1),
-        end=date(2024, 3, 31),
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(5, 400, date(2024, 3, 1), date(2024, 3, 31))
     with Simulator(SimulatorConfig(spec=spec)) as sim:
         yield sim
 

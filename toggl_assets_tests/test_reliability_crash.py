@@ -23,7 +23,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.reliability_support import (
     assert_checks_pass,
     cli_env,
@@ -40,19 +41,7 @@ REPORT = "POST /reports/api/v3/workspace/{wid}/search/time_entries"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(
-        seed=31,
-        users=4,
-        clients=3,
-        projects=8,
-        tags=6,
-        tasks=10,
-        entries=1500,
-        start=START,
-        end=END,
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(31, 1500, START, END, users=4, clients=3, projects=8, tags=6, tasks=10)
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         yield simulator
 

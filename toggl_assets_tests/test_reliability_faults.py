@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets.simulator.config import FAULT_KINDS
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.reliability_support import assert_checks_pass, new_database, run_sync, table_contents
 
 
@@ -33,37 +34,15 @@ def _faulty_equals_fault_free(sim: Simulator, pg_socket_dir: str, first: date, l
 
 
 def test_faults_change_nothing_in_a_two_month_sync(pg_socket_dir):
-    spec = WorkspaceSpec(
-        seed=21,
-        users=3,
-        clients=2,
-        projects=5,
-        tags=5,
-        tasks=6,
-        entries=400,
-        start=date(2024, 1, 1),
-        end=date(2024, 2, 29),
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(21, 400, date(2024, 1, 1), date(2024, 2, 29), tags=5)
     with Simulator(SimulatorConfig(spec=spec, slow_seconds=0.2)) as sim:
         _faulty_equals_fault_free(sim, pg_socket_dir, spec.start, spec.end, rate=0.3)
 
 
 @pytest.mark.slow
 def test_faults_change_nothing_in_a_one_year_backfill(pg_socket_dir):
-    spec = WorkspaceSpec(
-        seed=22,
-        users=6,
-        clients=4,
-        projects=12,
-        tags=10,
-        tasks=20,
-        entries=4000,
-        start=date(2023, 1, 1),
-        end=date(2023, 12, 31),
-        plan="premium",
-        edge_cases=True,
+    spec = workspace_spec(
+        22, 4000, date(2023, 1, 1), date(2023, 12, 31), users=6, clients=4, projects=12, tags=10, tasks=20
     )
     with Simulator(SimulatorConfig(spec=spec, slow_seconds=0.3)) as sim:
         _faulty_equals_fault_free(sim, pg_socket_dir, spec.start, spec.end, rate=0.25)

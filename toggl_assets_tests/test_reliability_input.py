@@ -23,8 +23,9 @@ import psycopg
 import pytest
 import requests
 
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets.toggl import TogglClient, TogglResponseError
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.reliability_support import (
     admin_url,
     assert_checks_pass,
@@ -42,19 +43,7 @@ REPORT = "POST /reports/api/v3/workspace/{wid}/search/time_entries"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(
-        seed=61,
-        users=3,
-        clients=2,
-        projects=4,
-        tags=4,
-        tasks=4,
-        entries=300,
-        start=START,
-        end=END,
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(61, 300, START, END, projects=4, tasks=4)
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         yield simulator
 

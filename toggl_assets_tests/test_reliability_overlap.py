@@ -16,7 +16,8 @@ import pytest
 from toggl_assets.definitions import build_definitions
 from toggl_assets.defs.schedules import RANGE_END, RANGE_START
 from toggl_assets.settings import Settings
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.reliability_support import (
     assert_checks_pass,
     make_resources,
@@ -59,19 +60,7 @@ def _race(sim: Simulator, url: str, ranges: list[tuple[date, date]]) -> list[Any
 
 @pytest.mark.parametrize("rounds", [3])
 def test_schedule_run_and_backfill_started_together_leave_no_duplicates(pg_socket_dir, rounds):
-    spec = WorkspaceSpec(
-        seed=51,
-        users=4,
-        clients=3,
-        projects=6,
-        tags=5,
-        tasks=8,
-        entries=1200,
-        start=START,
-        end=END,
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(51, 1200, START, END, users=4, clients=3, projects=6, tags=5, tasks=8)
     settings = Settings(start_date=START)
     backfill = (date(2024, 2, 1), date(2024, 2, 29))
     with Simulator(SimulatorConfig(spec=spec)) as sim, new_database(pg_socket_dir) as url:

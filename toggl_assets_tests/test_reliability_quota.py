@@ -15,7 +15,8 @@ from datetime import date
 import psycopg
 import pytest
 
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.reliability_support import (
     assert_checks_pass,
     cli_env,
@@ -32,19 +33,7 @@ PAGE = 10  # ~30 report pages + 4 metadata requests: more than one Free-plan win
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(
-        seed=41,
-        users=3,
-        clients=2,
-        projects=4,
-        tags=4,
-        tasks=0,
-        entries=300,
-        start=START,
-        end=END,
-        plan="free",
-        edge_cases=True,
-    )
+    spec = workspace_spec(41, 300, START, END, projects=4, tasks=0, plan="free")
     with Simulator(SimulatorConfig(spec=spec)) as simulator:
         yield simulator
 

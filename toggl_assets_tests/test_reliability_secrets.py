@@ -19,7 +19,8 @@ import toggl_assets
 from toggl_assets.cli import _failure_message
 from toggl_assets.defs.resources import WarehouseResource
 from toggl_assets.settings import ConfigError
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.reliability_support import (
     cli_env,
     new_database,
@@ -59,19 +60,7 @@ def _dump_files(root: Path) -> str:
 
 
 def test_token_and_database_password_never_reach_dagster_storage_logs_or_output(pg_socket_dir, tmp_path):
-    spec = WorkspaceSpec(
-        seed=71,
-        users=3,
-        clients=2,
-        projects=4,
-        tags=4,
-        tasks=4,
-        entries=200,
-        start=START,
-        end=END,
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(71, 200, START, END, projects=4, tasks=4)
     db_password = f"DbPw_{secrets.token_hex(10)}"
     wrong_token = secrets.token_hex(16)
     with (
@@ -107,19 +96,7 @@ def test_token_and_database_password_never_reach_dagster_storage_logs_or_output(
 
 def test_a_run_failing_on_the_database_does_not_store_its_password(pg_socket_dir):
     password = f"DbPw_{secrets.token_hex(10)}"
-    spec = WorkspaceSpec(
-        seed=72,
-        users=2,
-        clients=1,
-        projects=2,
-        tags=2,
-        tasks=0,
-        entries=50,
-        start=START,
-        end=END,
-        plan="premium",
-        edge_cases=False,
-    )
+    spec = workspace_spec(72, 50, START, END, users=2, clients=1, projects=2, tags=2, tasks=0, edge_cases=False)
     with Simulator(SimulatorConfig(spec=spec)) as sim, dg.DagsterInstance.ephemeral() as instance:
         missing = f"postgresql://postgres:{password}@/no_such_db_{secrets.token_hex(4)}?host={pg_socket_dir}"
         result = run_sync(sim, missing, START, END, start_date=START, instance=instance)

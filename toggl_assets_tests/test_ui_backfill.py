@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from toggl_assets.local_postgres import resolve_database_urls
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
+from toggl_assets_tests.factories import workspace_spec
 from toggl_assets_tests.test_cli import SCRIPT
 
 LAUNCH = """
@@ -50,19 +51,7 @@ def graphql(port: int, query: str, variables: dict) -> dict:
 
 @pytest.mark.slow
 def test_ui_backfill_is_one_run_and_loads_the_window(tmp_path: Path):
-    spec = WorkspaceSpec(
-        seed=31,
-        users=3,
-        clients=2,
-        projects=4,
-        tags=3,
-        tasks=4,
-        entries=600,
-        start=date(2024, 3, 1),
-        end=date(2024, 3, 31),
-        plan="premium",
-        edge_cases=True,
-    )
+    spec = workspace_spec(31, 600, date(2024, 3, 1), date(2024, 3, 31), projects=4, tags=3, tasks=4)
     port = free_port()
     with Simulator(SimulatorConfig(spec=spec)) as sim:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}

@@ -13,27 +13,16 @@ from toggl_assets.definitions import build_definitions
 from toggl_assets.defs.resources import TogglResource, WarehouseResource
 from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
 from toggl_assets.settings import Settings
-from toggl_assets.simulator import Simulator, SimulatorConfig, WorkspaceSpec
+from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets.warehouse.weekly import weekly_report
+from toggl_assets_tests.factories import workspace_spec
 
 SETTINGS = Settings(timezone="Europe/Berlin", start_date=date(2024, 3, 1))
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Simulator]:
-    spec = WorkspaceSpec(
-        seed=21,
-        users=3,
-        clients=2,
-        projects=4,
-        tags=3,
-        tasks=4,
-        entries=500,
-        start=date(2024, 3, 1),
-        end=date(2024, 3, 31),
-        plan="premium",
-        edge_cases=False,
-    )
+    spec = workspace_spec(21, 500, date(2024, 3, 1), date(2024, 3, 31), projects=4, tags=3, tasks=4, edge_cases=False)
     with Simulator(SimulatorConfig(spec=spec)) as sim:
         yield sim
 
