@@ -24,7 +24,7 @@ the window being merged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,6 +103,8 @@ class _Spec:
     columns: tuple[tuple[str, str, Callable[[Any], Any]], ...]
     # SQL testing whether row ``t`` is referenced; rows Toggl no longer returns are only deleted if not.
     referenced: str
+    # (placeholder kind, record attribute) of the table this one references, e.g. a project's client.
+    parent: tuple[str, str] | None = None
 
 
 def _attr(name: str, text: bool = False) -> Callable[[Any], Any]:
@@ -149,6 +151,7 @@ _PROJECTS = _Spec(
     ),
     "EXISTS (SELECT 1 FROM {s}.toggl_entries r WHERE r.project_id = t.id)"
     " OR EXISTS (SELECT 1 FROM {s}.toggl_tasks r WHERE r.project_id = t.id)",
+    parent=("clients", "client_id"),
 )
 _TAGS = _Spec(
     "toggl_tags",
@@ -191,6 +194,7 @@ _TASKS = _Spec(
         ("updated_at", "timestamptz"),
     ),
     "EXISTS (SELECT 1 FROM {s}.toggl_entries r WHERE r.task_id = t.id)",
+    parent=("projects", "project_id"),
 )
 
 
@@ -321,13 +325,28 @@ def _placeholders_from_arrays(
 def _upsert(
     conn: psycopg.Connection,
     spec: _Spec,
-    records: Sequence[Any],
-    schema: str,
-    synced_at: datetime | None,
-    workspace_id: int | None,
-    prune: bool,
-    placeholders: int = 0,
+    records: Iterable[Any],
+    *,
+    schema: str = "raw",
+    synced_at: datetime | None = None,
+    workspace_id: int | None = None,
+    prune: bool = True,
 ) -> LoadStats:
+    """Upsert all rows of one metadata table of a workspace (see the module docstring for deletion and
+    placeholders). References to a parent row the table does not have yet get a placeholder parent.
+
+    ``workspace_id`` names the workspace whose rows are pruned even when ``records`` is empty; ``prune=False``
+    only upserts (use it for partial lists). ``synced_at`` defaults to the transaction's ``now()``.
+    """
+    lock_for_load(conn)
+    records = list(records)
+    placeholders = 0
+    if spec.parent is not None:
+        kind, attribute = spec.parent
+        refs = [r for r in records if getattr(r, attribute) is not None]
+        placeholders = _placeholders_from_arrays(
+            conn, schema, kind, [getattr(r, attribute) for r in refs], [r.workspace_id for r in refs]
+        )
     arrays = [[getter(r) for r in records] for _, _, getter in spec.columns]
     row = conn.execute(build_upsert_sql(schema, spec), [*arrays, synced_at]).fetchone()
     inserted, updated, total = (int(v) for v in row) if row else (0, 0, 0)
@@ -347,88 +366,29 @@ def _upsert(
     )
 
 
-def upsert_clients(
-    conn: psycopg.Connection,
-    records: Iterable[ClientRecord],
-    *,
-    schema: str = "raw",
-    synced_at: datetime | None = None,
-    workspace_id: int | None = None,
-    prune: bool = True,
-) -> LoadStats:
-    """Upsert all clients of a workspace (see the module docstring for deletion and placeholders).
-
-    ``workspace_id`` names the workspace whose rows are pruned even when ``records`` is empty; ``prune=False``
-    only upserts (use it for partial lists). ``synced_at`` defaults to the transaction's ``now()``.
-    """
-    lock_for_load(conn)
-    return _upsert(conn, _CLIENTS, list(records), schema, synced_at, workspace_id, prune)
+def upsert_clients(conn: psycopg.Connection, records: Iterable[ClientRecord], **options: Any) -> LoadStats:
+    """Upsert all clients of a workspace (options: ``schema``, ``synced_at``, ``workspace_id``, ``prune``)."""
+    return _upsert(conn, _CLIENTS, records, **options)
 
 
-def upsert_projects(
-    conn: psycopg.Connection,
-    records: Iterable[ProjectRecord],
-    *,
-    schema: str = "raw",
-    synced_at: datetime | None = None,
-    workspace_id: int | None = None,
-    prune: bool = True,
-) -> LoadStats:
+def upsert_projects(conn: psycopg.Connection, records: Iterable[ProjectRecord], **options: Any) -> LoadStats:
     """Upsert all projects of a workspace; unknown ``client_id`` values get placeholder clients."""
-    lock_for_load(conn)
-    rows = list(records)
-    refs = [r for r in rows if r.client_id is not None]
-    created = _placeholders_from_arrays(
-        conn, schema, "clients", [r.client_id for r in refs], [r.workspace_id for r in refs]
-    )
-    return _upsert(conn, _PROJECTS, rows, schema, synced_at, workspace_id, prune, created)
+    return _upsert(conn, _PROJECTS, records, **options)
 
 
-def upsert_tags(
-    conn: psycopg.Connection,
-    records: Iterable[TagRecord],
-    *,
-    schema: str = "raw",
-    synced_at: datetime | None = None,
-    workspace_id: int | None = None,
-    prune: bool = True,
-) -> LoadStats:
+def upsert_tags(conn: psycopg.Connection, records: Iterable[TagRecord], **options: Any) -> LoadStats:
     """Upsert all tags of a workspace."""
-    lock_for_load(conn)
-    return _upsert(conn, _TAGS, list(records), schema, synced_at, workspace_id, prune)
+    return _upsert(conn, _TAGS, records, **options)
 
 
-def upsert_users(
-    conn: psycopg.Connection,
-    records: Iterable[UserRecord],
-    *,
-    schema: str = "raw",
-    synced_at: datetime | None = None,
-    workspace_id: int | None = None,
-    prune: bool = True,
-) -> LoadStats:
+def upsert_users(conn: psycopg.Connection, records: Iterable[UserRecord], **options: Any) -> LoadStats:
     """Upsert all users (members) of a workspace."""
-    lock_for_load(conn)
-    return _upsert(conn, _USERS, list(records), schema, synced_at, workspace_id, prune)
+    return _upsert(conn, _USERS, records, **options)
 
 
-def upsert_tasks(
-    conn: psycopg.Connection,
-    records: Iterable[TaskRecord],
-    *,
-    schema: str = "raw",
-    synced_at: datetime | None = None,
-    workspace_id: int | None = None,
-    prune: bool = True,
-) -> LoadStats:
+def upsert_tasks(conn: psycopg.Connection, records: Iterable[TaskRecord], **options: Any) -> LoadStats:
     """Upsert all tasks of a workspace; unknown ``project_id`` values get placeholder projects."""
-    lock_for_load(conn)
-    rows = list(records)
-    refs = [r for r in rows if r.project_id is not None]
-    created = _placeholders_from_arrays(
-        conn, schema, "projects", [r.project_id for r in refs], [r.workspace_id for r in refs]
-    )
-    return _upsert(conn, _TASKS, rows, schema, synced_at, workspace_id, prune, created)
+    return _upsert(conn, _TASKS, records, **options)
 
 
 # --------------------------------------------------------------------------------------------------------
