@@ -12,6 +12,20 @@ from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
+class WorkspaceRecord:
+    """A workspace the token's user belongs to. Every other record carries its ``workspace_id``."""
+
+    id: int
+    organization_id: int | None
+    name: str
+    default_currency: str | None = None
+    default_hourly_rate: Decimal | None = None
+    rounding: int | None = None  # 0 nearest, 1 up, -1 down (reference §2.3)
+    rounding_minutes: int | None = None
+    updated_at: datetime | None = None  # Toggl's ``at``
+
+
+@dataclass(frozen=True, slots=True)
 class ClientRecord:
     id: int
     workspace_id: int
