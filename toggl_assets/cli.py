@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from toggl_assets.run_recovery import process_run_tags
+from toggl_assets.run_recovery import RunRegistry
 from toggl_assets.settings import ConfigError, Settings, load_dotenv_file, parse_date
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,17 +62,22 @@ def prepare_instance(settings: Settings) -> None:
             raise CliError(f"dagster.yaml not found at {source}; set DAGSTER_HOME to a folder that has one")
         shutil.copyfile(source, dagster_home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(dagster_home)
-    _release_dead_runs()
+    _release_dead_runs(settings)
 
 
-def _release_dead_runs() -> None:
+def run_registry(settings: Settings) -> RunRegistry:
+    """Where this host's toggl-assets processes record the runs they execute (see run_recovery)."""
+    return RunRegistry(settings.home / "cli_runs")
+
+
+def _release_dead_runs(settings: Settings) -> None:
     import dagster as dg
 
     from toggl_assets.run_recovery import release_dead_runs
 
     try:
         with dg.DagsterInstance.get() as instance:
-            released = release_dead_runs(instance)
+            released = release_dead_runs(instance, run_registry(settings))
     except Exception as error:  # never block a command on this housekeeping; the run will say what is wrong
         print(
             f"warning: could not check for runs of dead toggl-assets processes: {type(error).__name__}",
@@ -167,38 +172,34 @@ def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "IN
     """Materialize the metadata and the entry partitions [start, end] in one run, then the weekly summaries."""
     import dagster as dg
 
-    from toggl_assets.definitions import build_definitions
+    from toggl_assets.cli_runs import execute_job
     from toggl_assets.defs.partitions import build_partitions
     from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
 
-    defs = build_definitions(settings)
     partitions = build_partitions(settings)
     summary = SyncSummary()
     started = time.monotonic()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    process_tags = process_run_tags()  # lets a later command release this run's pool slot if we are killed
+    registry = run_registry(settings)
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(SYNC_JOB).execute_in_process(
-            instance=instance,
+        result = execute_job(
+            instance,
+            SYNC_JOB,
             run_config=run_config,
-            tags={
-                RANGE_START: start.isoformat(),
-                RANGE_END: end.isoformat(),
-                "toggl/source": "cli-sync",
-                **process_tags,
-            },
-            raise_on_error=False,
+            tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat(), "toggl/source": "cli"},
+            registry=registry,
         )
         _collect(result, summary)
         if not result.success:
             raise CliError(f"sync failed (run {result.run_id}): {_failure_message(result)}", code=1)
         weeks = _week_keys(partitions, start, end)
         if weeks:
-            result = defs.resolve_job_def(WEEKLY_JOB).execute_in_process(
-                instance=instance,
+            result = execute_job(
+                instance,
+                WEEKLY_JOB,
                 run_config=run_config,
-                tags={RANGE_START: weeks[0], RANGE_END: weeks[1], "toggl/source": "cli-sync", **process_tags},
-                raise_on_error=False,
+                tags={RANGE_START: weeks[0], RANGE_END: weeks[1], "toggl/source": "cli"},
+                registry=registry,
             )
             _collect(result, summary)
             if not result.success:

@@ -140,6 +140,11 @@ def resolve_database_urls(home: Path, env: dict[str, str] | None = None) -> Data
     )
 
 
+def resolve_dagster_url(home: Path) -> str:
+    """The embedded server's ``dagster`` database (started or reused), as dagster-postgres wants it."""
+    return _socket_url(start_embedded_server(home), DAGSTER_DATABASE, driver="postgresql+psycopg2")
+
+
 def export_database_urls(home: Path) -> DatabaseUrls:
     """Resolve the URLs and export them, so Dagster's processes (webserver, daemon, runs) find the same servers."""
     urls = resolve_database_urls(home)

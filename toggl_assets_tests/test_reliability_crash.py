@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -301,16 +303,17 @@ def _stop_leftover_server(pgdata: Path) -> None:
 # ------------------------------------------------------------------------------------------ dead runs' slots
 
 
-def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_dir):
+def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_dir, tmp_path):
     """The housekeeping `toggl-assets sync|dev|demo` do first (the slow tests above prove it end to end)."""
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
     from dagster._core.test_utils import instance_for_test
     from dagster._core.utils import make_new_run_id
 
-    from toggl_assets.run_recovery import RUN_PID_TAG, RUN_PROCESS_STARTED_TAG, process_run_tags, release_dead_runs
+    from toggl_assets.run_recovery import RunRegistry, release_dead_runs
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # its pid is dead (and reaped)
+    registry = RunRegistry(tmp_path / "cli_runs")
     with (
         new_database(pg_socket_dir) as url,
         instance_for_test(
@@ -319,21 +322,23 @@ def test_release_dead_runs_frees_the_pool_slot_of_a_dead_process_only(pg_socket_
                 "concurrency": {"pools": {"default_limit": 1}},
             }
         ) as instance,
+        ExitStack() as executing,
     ):
         storage = instance.event_log_storage
         storage.set_concurrency_slots("toggl_api", 1)
-        live_tags = process_run_tags()
-        dead_tags = {**live_tags, RUN_PID_TAG: str(dead.pid)}
-        dead_tags.pop(RUN_PROCESS_STARTED_TAG, None)
-        reused_tags = {**live_tags, RUN_PROCESS_STARTED_TAG: "12345.00"}  # our pid, but another process's start
         runs = {}
-        for name, tags in (("live", live_tags), ("dead", dead_tags), ("reused", reused_tags)):
+        for name in ("live", "dead", "reused"):
             run = instance.add_run(
-                DagsterRun(job_name="toggl_sync", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED, tags=tags)
+                DagsterRun(job_name="toggl_sync", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED)
             )
             runs[name] = run.run_id
+        executing.enter_context(registry.executing(runs["live"]))
+        executing.enter_context(registry.executing(runs["dead"], pid=dead.pid))
+        # Our pid, but recorded with another process's start time: the pid was reused.
+        record = {"host": socket.gethostname(), "pid": os.getpid(), "started": 12345.0}
+        (registry.directory / f"{runs['reused']}.json").write_text(json.dumps(record))
         assert storage.claim_concurrency_slot("toggl_api", runs["dead"], "toggl_entries").is_claimed
-        assert set(release_dead_runs(instance)) == {runs["dead"], runs["reused"]}
+        assert set(release_dead_runs(instance, registry)) == {runs["dead"], runs["reused"]}
         for name in ("dead", "reused"):
             assert instance.get_run_by_id(runs[name]).status == DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(runs["live"]).status == DagsterRunStatus.STARTED  # a live sync is left alone
