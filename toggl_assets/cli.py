@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from toggl_assets.run_recovery import RunRegistry
 from toggl_assets.settings import ConfigError, Settings, load_dotenv_file, parse_date
@@ -110,7 +111,17 @@ class SyncSummary:
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     api_requests: int = 0
     quota_remaining: int | None = None
+    history: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def add(self, result: Any) -> None:
+        from toggl_assets.orchestration.metadata import run_summary
+
+        self.runs.append(result.run_id)
+        rows, requests, quota = run_summary(result)
+        self.rows.update(rows)
+        self.api_requests += requests
+        self.quota_remaining = quota if quota is not None else self.quota_remaining
 
     def lines(self) -> list[str]:
         out = [
@@ -120,30 +131,8 @@ class SyncSummary:
         for asset, counts in self.rows.items():
             shown = ", ".join(f"{key} {value}" for key, value in counts.items())
             out.append(f"  {asset:<22} {shown}")
+        out.extend(self.history)
         return out
-
-
-def _collect(result: Any, summary: SyncSummary) -> None:
-    summary.runs.append(result.run_id)
-    seen: set[str] = set()
-    for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        asset = materialization.asset_key.to_user_string()
-        if asset in seen:  # a range run records the same step metadata once per partition
-            continue
-        seen.add(asset)
-        metadata = {key: value.value for key, value in materialization.metadata.items()}
-        counts = {
-            key.removeprefix("rows_"): int(value)
-            for key, value in metadata.items()
-            if key.startswith("rows_") and key != "rows_total"
-        }
-        if "dagster/row_count" in metadata:
-            counts["rows"] = int(metadata["dagster/row_count"])
-        summary.rows[asset] = counts
-        summary.api_requests += int(metadata.get("api_requests", 0))
-        if metadata.get("api_quota_remaining") is not None:
-            summary.quota_remaining = int(metadata["api_quota_remaining"])
 
 
 def _failure_message(result: Any) -> str:
@@ -159,51 +148,70 @@ def _failure_message(result: Any) -> str:
     return "the run failed"
 
 
-def _week_keys(partitions: Any, start: date, end: date) -> tuple[str, str] | None:
-    """First and last weekly partition keys whose weeks overlap [start, end]."""
-    keys = partitions.weekly.get_partition_keys()
-    covering = [
-        key for key in keys if date.fromisoformat(key) <= end and date.fromisoformat(key) + timedelta(6) >= start
-    ]
-    return (covering[0], covering[-1]) if covering else None
+def _history_lines(result: Any) -> list[str]:
+    """What the reconciliation found and fixed, from its materialization."""
+    from toggl_assets.orchestration.history import HISTORY
+
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.to_user_string() != HISTORY:
+            continue
+        values = {key: value.value for key, value in materialization.metadata.items()}
+        line = (
+            f"  history: {values.get('days_compared', 0)} synced days compared with Toggl, "
+            f"{values.get('days_different', 0)} different, {values.get('days_resynced', 0)} re-synced"
+        )
+        found = values.get("differences")
+        details = [f"    {r.data['day']} (workspace {r.data['workspace_id']}): {r.data['reasons']}" for r in found.records] if found else []
+        return [line, *details[:20]]
+    return []
 
 
-def run_sync(settings: Settings, start: date, end: date, *, log_level: str = "INFO") -> SyncSummary:
-    """Materialize the metadata and the entry partitions [start, end] in one run, then the weekly summaries."""
+def _execute(instance: Any, settings: Settings, job: str, tags: dict[str, str], log_level: str) -> Any:
+    from toggl_assets.cli_runs import execute_job
+
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    result = execute_job(instance, job, run_config=run_config, tags={**tags, "toggl/source": "cli"}, registry=run_registry(settings))
+    if not result.success:
+        raise CliError(f"{job} failed (run {result.run_id}): {_failure_message(result)}", code=1)
+    return result
+
+
+def _synced_days(result: Any) -> list[date]:
+    """The entry partitions a run materialized (its range and any day the reconciliation re-synced)."""
+    days = []
+    for event in result.get_asset_materialization_events():
+        if event.partition and event.asset_key.to_user_string() == "toggl_entries":
+            days.append(date.fromisoformat(event.partition))
+    return days
+
+
+def run_sync(settings: Settings, start: date | None, end: date | None, *, log_level: str = "INFO") -> SyncSummary:
+    """One range [start, end] (the sync job), or without dates exactly one tick of the daily schedule (the
+    daily job: metadata, trailing days, history reconciliation); then the weekly summaries of the weeks touched."""
     import dagster as dg
 
-    from toggl_assets.cli_runs import execute_job
-    from toggl_assets.defs.partitions import build_partitions
-    from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
+    from toggl_assets.orchestration.jobs import DAILY_JOB, RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
+    from toggl_assets.orchestration.partitions import build_partitions
+    from toggl_assets.orchestration.schedules import daily_run_request
+    from toggl_assets.orchestration.weekly_summary import weekly_keys_covering
 
-    partitions = build_partitions(settings)
     summary = SyncSummary()
     started = time.monotonic()
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    registry = run_registry(settings)
     with dg.DagsterInstance.get() as instance:
-        result = execute_job(
-            instance,
-            SYNC_JOB,
-            run_config=run_config,
-            tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat(), "toggl/source": "cli"},
-            registry=registry,
-        )
-        _collect(result, summary)
-        if not result.success:
-            raise CliError(f"sync failed (run {result.run_id}): {_failure_message(result)}", code=1)
-        weeks = _week_keys(partitions, start, end)
+        if start is not None and end is not None:
+            job, tags = SYNC_JOB, {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
+        else:
+            request = daily_run_request(settings, datetime.now(ZoneInfo(settings.timezone)))
+            if isinstance(request, dg.SkipReason):
+                raise CliError(request.skip_message or "nothing to sync")
+            job, tags = DAILY_JOB, dict(request.tags)
+        result = _execute(instance, settings, job, tags, log_level)
+        summary.add(result)
+        summary.history = _history_lines(result)
+        weeks = weekly_keys_covering(build_partitions(settings), _synced_days(result))
         if weeks:
-            result = execute_job(
-                instance,
-                WEEKLY_JOB,
-                run_config=run_config,
-                tags={RANGE_START: weeks[0], RANGE_END: weeks[1], "toggl/source": "cli"},
-                registry=registry,
-            )
-            _collect(result, summary)
-            if not result.success:
-                raise CliError(f"weekly summary failed (run {result.run_id}): {_failure_message(result)}", code=1)
+            summary.add(_execute(instance, settings, WEEKLY_JOB, {RANGE_START: weeks[0], RANGE_END: weeks[1]}, log_level))
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -219,12 +227,18 @@ def validate_range(settings: Settings, start: date, end: date) -> None:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    start = parse_date(args.start, "--start")
-    end = parse_date(args.end, "--end")
-    validate_range(settings, start, end)
+    if (args.start is None) != (args.end is None):
+        raise CliError("give both --start and --end, or neither (one tick of the daily schedule)")
+    start = parse_date(args.start, "--start") if args.start else None
+    end = parse_date(args.end, "--end") if args.end else None
+    if start is not None and end is not None:
+        validate_range(settings, start, end)
     require_token()
     prepare_instance(settings)
-    print(f"Syncing Toggl {start} .. {end} ({settings.timezone}) ...", flush=True)
+    if start is None:
+        print(f"Syncing Toggl as the daily schedule does ({settings.timezone}) ...", flush=True)
+    else:
+        print(f"Syncing Toggl {start} .. {end} ({settings.timezone}) ...", flush=True)
     summary = run_sync(settings, start, end, log_level="INFO" if not args.quiet else "WARNING")
     print("\n".join(summary.lines()))
     return 0
@@ -233,17 +247,33 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------------------------------------- weekly report
 
 
+def _report_workspace(requested: str | None, present: list[int]) -> int:
+    """``--workspace``, or the warehouse's only workspace; several need choosing."""
+    if requested:
+        if not requested.isdigit():
+            raise CliError(f"--workspace must be a workspace id, got {requested!r}")
+        return int(requested)
+    if len(present) == 1:
+        return present[0]
+    if not present:
+        raise CliError("the warehouse has no synced workspace yet: run toggl-assets sync first")
+    raise CliError(f"the warehouse holds several workspaces ({', '.join(map(str, present))}): choose one with --workspace")
+
+
 def cmd_weekly_report(args: argparse.Namespace, settings: Settings) -> int:
     from toggl_assets.local_postgres import resolve_database_urls
+    from toggl_assets.report_format import format_weekly_report_table
     from toggl_assets.warehouse.db import WarehouseError, connect
-    from toggl_assets.warehouse.weekly import format_weekly_report_table, weekly_report
+    from toggl_assets.warehouse.weekly import warehouse_workspace_ids, weekly_report
 
     since = parse_date(args.since, "--since")
     url = resolve_database_urls(settings.home).warehouse_url
     try:
         with connect(url) as conn:
+            workspace = _report_workspace(args.workspace, warehouse_workspace_ids(conn, settings.raw_schema))
             report = weekly_report(
                 conn,
+                workspace,
                 since,
                 settings.timezone,
                 grouping=args.grouping,
@@ -326,14 +356,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     for name in ("TOGGL_WAREHOUSE_URL", "DAGSTER_PG_URL", "DAGSTER_HOME"):
         os.environ.pop(name, None)
     print(
-        f"Generating a demo workspace: {args.users} users, {args.entries} entries, {start} .. {end}",
+        f"Generating two demo workspaces: {args.users} users, {args.entries} entries, {start} .. {end}",
         flush=True,
     )
-    with Simulator(SimulatorConfig(spec=spec)) as simulator:
+    # A second workspace, in another organization: the demo syncs every workspace of the token, as real use does.
+    second = replace(spec, seed=args.seed + 1, users=max(2, args.users // 2), entries=max(100, args.entries // 3),
+                     organization=2, name="Side projects")  # fmt: skip
+    with Simulator(SimulatorConfig(spec=spec, more_workspaces=(second,))) as simulator:
+        os.environ.pop("TOGGL_WORKSPACE_ID", None)
         os.environ.update(
             TOGGL_API_URL=simulator.url,
             TOGGL_API_TOKEN=simulator.api_token,
-            TOGGL_WORKSPACE_ID=str(simulator.workspace_id),
             TOGGL_START_DATE=start.isoformat(),
             TOGGL_ASSETS_HOME=str(home),
             TOGGL_REQUESTS_PER_SECOND="0",  # the local simulator has no rate limit
@@ -345,7 +378,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         newest_week = end - timedelta(days=(end.weekday() - (demo_settings.week_start - 1)) % 7)
         print(f"\nWeekly report for the week of {newest_week}:\n")
         args_report = argparse.Namespace(
-            since=newest_week.isoformat(), grouping="projects", calculate="time", json=False
+            since=newest_week.isoformat(),
+            grouping="projects",
+            calculate="time",
+            json=False,
+            workspace=str(simulator.workspace_id),
         )
         cmd_weekly_report(args_report, demo_settings)
         if args.ui:
@@ -369,9 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=cmd_dev)
 
-    sync = commands.add_parser("sync", help="sync a date range headless (metadata, entries, weekly summaries)")
-    sync.add_argument("--start", required=True, help="first day, YYYY-MM-DD (in TOGGL_TIMEZONE)")
-    sync.add_argument("--end", required=True, help="last day, YYYY-MM-DD, inclusive")
+    sync = commands.add_parser(
+        "sync",
+        help="sync headless: a date range, or without dates what one tick of the daily schedule runs",
+    )
+    sync.add_argument("--start", help="first day, YYYY-MM-DD (in TOGGL_TIMEZONE); with --end: re-sync that range")
+    sync.add_argument("--end", help="last day, YYYY-MM-DD, inclusive")
     sync.add_argument("--quiet", action="store_true", help="print only warnings and the summary")
     sync.set_defaults(handler=cmd_sync)
 
@@ -393,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         "weekly-report", help="Toggl's weekly report (Reports API v2 format) from the warehouse"
     )
     report.add_argument("--since", required=True, help="first of the 7 days, YYYY-MM-DD")
+    report.add_argument("--workspace", help="workspace id (default: the warehouse's only workspace)")
     report.add_argument("--grouping", choices=("projects", "users"), default="projects")
     report.add_argument("--calculate", choices=("time", "earnings"), default="time")
     report.add_argument("--json", action="store_true", help="print the JSON of Toggl's weekly report")

@@ -62,6 +62,28 @@ def validate_schema_name(value: str, name: str) -> str:
     return value
 
 
+def parse_workspace_ids(value: str, name: str = "TOGGL_WORKSPACE_ID") -> tuple[int, ...]:
+    """One workspace id or a comma-separated list; empty means every workspace the token's user belongs to."""
+    ids: list[int] = []
+    for part in (piece.strip() for piece in value.split(",")):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) == 0:
+            raise ConfigError(f"{name} must be workspace ids separated by commas (e.g. 123,456), got {value!r}")
+        if int(part) not in ids:
+            ids.append(int(part))
+    return tuple(ids)
+
+
+def parse_owners(value: str, name: str = "TOGGL_OWNERS") -> tuple[str, ...]:
+    """Asset owners: e-mail addresses or ``team:name``, comma-separated (Dagster refuses anything else)."""
+    owners = tuple(part.strip() for part in value.split(",") if part.strip())
+    for owner in owners:
+        if not (owner.startswith("team:") and len(owner) > 5) and not re.fullmatch(r"[^@\s]+@[^@\s]+", owner):
+            raise ConfigError(f"{name} entries must be e-mail addresses or team:<name>, got {owner!r}")
+    return owners
+
+
 def _int_in_range(value: str, name: str, low: int, high: int) -> int:
     try:
         number = int(value)
@@ -107,6 +129,8 @@ class Settings:
     requests_per_second: float = 1.0
     max_quota_wait_seconds: float = 900.0
     page_size: int = 10_000
+    workspace_ids: tuple[int, ...] = ()  # empty: every workspace of the token's user
+    owners: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -125,4 +149,6 @@ class Settings:
             requests_per_second=_number(get("TOGGL_REQUESTS_PER_SECOND", "1"), "TOGGL_REQUESTS_PER_SECOND"),
             max_quota_wait_seconds=_number(get("TOGGL_MAX_QUOTA_WAIT_SECONDS", "900"), "TOGGL_MAX_QUOTA_WAIT_SECONDS"),
             page_size=_int_in_range(get("TOGGL_PAGE_SIZE", "10000"), "TOGGL_PAGE_SIZE", 1, 1_000_000),
+            workspace_ids=parse_workspace_ids(get("TOGGL_WORKSPACE_ID", "")),
+            owners=parse_owners(get("TOGGL_OWNERS", "")),
         )

@@ -12,7 +12,9 @@ import dagster as dg
 import psycopg
 from pydantic import Field, PrivateAttr
 
-from toggl_assets.settings import DEFAULT_API_URL, Settings
+from toggl_assets.records import WorkspaceRecord
+from toggl_assets.settings import DEFAULT_API_URL, Settings, parse_workspace_ids
+from toggl_assets.sync.workspaces import select_workspaces
 from toggl_assets.toggl import TogglClient
 from toggl_assets.warehouse.db import connect
 from toggl_assets.warehouse.migrations import migrate
@@ -23,8 +25,9 @@ class TogglResource(dg.ConfigurableResource):
 
     api_token: str = Field(description="Toggl API token (set TOGGL_API_TOKEN; never stored in run config).")
     api_url: str = Field(default=DEFAULT_API_URL, description="Base URL of the Toggl API (TOGGL_API_URL).")
-    workspace_id: int | None = Field(
-        default=None, description="Workspace to sync (TOGGL_WORKSPACE_ID); default: the token user's default."
+    workspace_ids: str = Field(
+        default="",
+        description="Workspaces to sync, comma-separated (TOGGL_WORKSPACE_ID); empty: every workspace of the token.",
     )
     requests_per_second: float = Field(default=1.0, description="Pace of API requests; 0 disables pacing.")
     max_quota_wait_seconds: float = Field(
@@ -34,23 +37,13 @@ class TogglResource(dg.ConfigurableResource):
     max_retries: int = Field(default=6, description="Retries of a failed request (5xx, 429, network) per request.")
 
     _run_client: TogglClient | None = PrivateAttr(default=None)
-
-    def _new_client(self, logger: logging.Logger | None = None) -> TogglClient:
-        return TogglClient(
-            self.api_token,
-            self.api_url,
-            self.workspace_id,
-            requests_per_second=self.requests_per_second,
-            max_quota_wait_seconds=self.max_quota_wait_seconds,
-            page_size=self.page_size,
-            max_retries=self.max_retries,
-            logger=logger,
-        )
+    _token_workspaces: list[WorkspaceRecord] | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # One client per run: one requests.Session, one pace, and one /me look-up (when TOGGL_WORKSPACE_ID is
-        # unset) shared by every step, instead of one per step against the 30-per-hour /me quota.
+        # One client per run: one requests.Session, one pace and quota state, and one /me/workspaces look-up
+        # shared by every step, instead of one per step against the 30-per-hour user quota.
         self._run_client = None
+        self._token_workspaces = None
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._run_client is not None:
@@ -61,7 +54,14 @@ class TogglResource(dg.ConfigurableResource):
     def client(self, logger: logging.Logger | dg.DagsterLogManager | None = None) -> Iterator[TogglClient]:
         """The run's client, logging to the step's logger while the step uses it."""
         if self._run_client is None:
-            self._run_client = self._new_client()
+            self._run_client = TogglClient(
+                self.api_token,
+                self.api_url,
+                requests_per_second=self.requests_per_second,
+                max_quota_wait_seconds=self.max_quota_wait_seconds,
+                page_size=self.page_size,
+                max_retries=self.max_retries,
+            )
         client = self._run_client
         previous = client.log
         client.log = logger or previous
@@ -69,6 +69,23 @@ class TogglResource(dg.ConfigurableResource):
             yield client
         finally:
             client.log = previous
+
+    @property
+    def configured_workspace_ids(self) -> tuple[int, ...]:
+        return parse_workspace_ids(self.workspace_ids)
+
+    def token_workspaces(self, client: TogglClient) -> list[WorkspaceRecord]:
+        """The token user's workspaces (``GET /me/workspaces``), read once per run."""
+        if self._token_workspaces is None:
+            self._token_workspaces = client.workspaces()
+        return self._token_workspaces
+
+    def selected_workspace_ids(self, client: TogglClient) -> list[int]:
+        """TOGGL_WORKSPACE_ID's workspaces (no request), else every workspace of the token (one request)."""
+        configured = self.configured_workspace_ids
+        if configured:
+            return list(configured)
+        return [workspace.id for workspace in select_workspaces(self.token_workspaces(client), configured)]
 
 
 _MIGRATED: set[tuple[str, str, str]] = set()
@@ -116,12 +133,11 @@ def _env_or_default(name: str, default: object) -> object:
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    workspace = os.environ.get("TOGGL_WORKSPACE_ID", "").strip()
     return {
         "toggl": TogglResource(
             api_token=dg.EnvVar("TOGGL_API_TOKEN"),
             api_url=_env_or_default("TOGGL_API_URL", DEFAULT_API_URL),
-            workspace_id=dg.EnvVar.int("TOGGL_WORKSPACE_ID") if workspace else None,
+            workspace_ids=",".join(str(wid) for wid in settings.workspace_ids),
             requests_per_second=settings.requests_per_second,
             max_quota_wait_seconds=settings.max_quota_wait_seconds,
             page_size=settings.page_size,

@@ -1,0 +1,126 @@
+"""The weekly summary: Toggl's weekly report numbers, computed inside PostgreSQL from the synced entries.
+
+Each weekly partition carries its own rows, hours, earnings and chart. The automation condition refreshes
+any week whose daily entry partitions were (re)materialized, including old weeks repaired by the history
+reconciliation, not only the newest week as ``AutomationCondition.eager()`` would.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from toggl_assets.orchestration.common import AssetStyle
+from toggl_assets.orchestration.entries import ENTRIES
+from toggl_assets.orchestration.metadata import ROW_COUNT
+from toggl_assets.orchestration.partitions import TogglPartitions
+from toggl_assets.orchestration.resources import WarehouseResource
+from toggl_assets.report_chart import week_chart_svg
+from toggl_assets.warehouse.overview import WeekOverview, week_overviews, weekly_totals_mismatches
+from toggl_assets.warehouse.weekly import refresh_weekly_summaries
+
+WEEKLY = "toggl_weekly_summary"
+CHECK_TOTALS = "totals_equal_entries"
+NO_PROJECT = "(no project)"
+
+WEEKLY_AUTOMATION = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("entries of the week re-synced")
+
+
+def week_frame(overview: WeekOverview, week_start: date) -> pd.DataFrame:
+    """Hours per project (rows, "(no project)" last, as the CLI's report) and day (columns), plus a total."""
+    columns = [(week_start + timedelta(days=i)).strftime("%a %d") for i in range(7)]
+    records = [(name or NO_PROJECT, columns[day], hours) for name, day, hours in overview.hours]
+    frame = pd.DataFrame(records, columns=["project", "day", "hours"]).pivot_table(
+        index="project", columns="day", values="hours", aggfunc="sum", fill_value=0.0
+    )
+    frame = frame.reindex(columns=columns, fill_value=0.0)
+    named = sorted((p for p in frame.index if p != NO_PROJECT), key=str.casefold)
+    frame = frame.reindex(named + ([NO_PROJECT] if NO_PROJECT in frame.index else []))
+    frame["total"] = frame.sum(axis=1)
+    return frame
+
+
+def hours_table_markdown(frame: pd.DataFrame) -> str:
+    header = "| project | " + " | ".join(frame.columns) + " |"
+    rule = "|---|" + "---:|" * len(frame.columns)
+    lines = [header, rule]
+    for project, row in frame.iterrows():
+        lines.append(f"| {project} | " + " | ".join(f"{value:.2f}" for value in row) + " |")
+    return "\n".join(lines)
+
+
+def week_metadata(week: date, overview: WeekOverview) -> dict[str, dg.MetadataValue]:
+    """A week's own figures, its chart and its table."""
+    frame = week_frame(overview, week)
+    days = [column for column in frame.columns if column != "total"]
+    series = [(str(project), [float(frame.loc[project, day]) for day in days]) for project in frame.index]
+    svg = week_chart_svg(f"Hours per day, week of {week}", days, series)
+    chart = base64.b64encode(svg.encode()).decode()
+    metadata: dict[str, dg.MetadataValue] = {
+        ROW_COUNT: dg.MetadataValue.int(overview.rows),
+        "hours": dg.MetadataValue.float(round(float(frame["total"].sum()), 2)),
+        "chart": dg.MetadataValue.md(f"![hours per day, week of {week}](data:image/svg+xml;base64,{chart})"),
+        "hours_by_project": dg.MetadataValue.md(hours_table_markdown(frame)),
+    }
+    for currency, amount in sorted(overview.earnings.items()):
+        metadata[f"earnings_{currency or 'none'}"] = dg.MetadataValue.float(float(amount))
+    return metadata
+
+
+def build_weekly_asset(partitions: TogglPartitions, style: AssetStyle, timezone: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=WEEKLY,
+        partitions_def=partitions.weekly,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetDep(ENTRIES, partition_mapping=dg.TimeWindowPartitionMapping())],
+        automation_condition=WEEKLY_AUTOMATION,
+        check_specs=[
+            dg.AssetCheckSpec(CHECK_TOTALS, asset=WEEKLY, description="Each week's total equals its entries'.")
+        ],
+        **style.report_asset(WEEKLY),
+    )
+    def toggl_weekly_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """Per workspace, week, project and user: seven daily durations, the week total, billable time and
+        earnings, computed in SQL from the synced entries. No API calls."""
+        weeks = [date.fromisoformat(key) for key in context.partition_keys]
+        with warehouse.connection() as conn:
+            with conn.transaction():
+                total_rows = refresh_weekly_summaries(
+                    conn, weeks, timezone, raw_schema=warehouse.raw_schema, analytics_schema=warehouse.analytics_schema
+                )
+            overviews = week_overviews(conn, weeks, analytics_schema=warehouse.analytics_schema)
+            mismatches = weekly_totals_mismatches(
+                conn, weeks, timezone, raw_schema=warehouse.raw_schema, analytics_schema=warehouse.analytics_schema
+            )
+        for week in weeks:
+            context.add_asset_metadata(week_metadata(week, overviews[week]), partition_key=week.isoformat())
+        context.log.info(f"{WEEKLY}: {len(weeks)} week(s), {total_rows} rows")
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECK_TOTALS,
+                    passed=not mismatches,
+                    metadata={"weeks_checked": len(weeks), "mismatches": dg.MetadataValue.json(mismatches[:10])},
+                )
+            ]
+        )
+
+    return toggl_weekly_summary
+
+
+def weekly_keys_covering(partitions: TogglPartitions, days: Sequence[date]) -> tuple[str, str] | None:
+    """First and last weekly partition keys whose weeks contain any of ``days``."""
+    if not days:
+        return None
+    keys = partitions.weekly.get_partition_keys()
+    first, last = min(days), max(days)
+    covering = [k for k in keys if date.fromisoformat(k) <= last and date.fromisoformat(k) + timedelta(6) >= first]
+    return (covering[0], covering[-1]) if covering else None

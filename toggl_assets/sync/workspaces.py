@@ -1,0 +1,45 @@
+"""Which workspaces a run syncs, and what to tell the user when Toggl refuses one.
+
+``TOGGL_WORKSPACE_ID`` names one workspace or a comma-separated list; unset means every workspace the
+token's user belongs to (``GET /me/workspaces``). The client raises structured errors; the hints that name
+this application's settings are added here, where those settings belong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from toggl_assets.records import WorkspaceRecord
+from toggl_assets.toggl import TogglAuthError, TogglError, TogglWorkspaceAccessError
+
+
+class WorkspaceSelectionError(TogglError):
+    """A configured workspace is not one the token's user belongs to."""
+
+
+def select_workspaces(available: Sequence[WorkspaceRecord], configured: Sequence[int]) -> list[WorkspaceRecord]:
+    """The configured workspaces (in that order), or all ``available`` ones when none is configured."""
+    if not configured:
+        return sorted(available, key=lambda workspace: workspace.id)
+    by_id = {workspace.id: workspace for workspace in available}
+    missing = [wid for wid in configured if wid not in by_id]
+    if missing:
+        visible = ", ".join(str(w.id) for w in sorted(available, key=lambda w: w.id)) or "none"
+        raise WorkspaceSelectionError(
+            f"workspace {', '.join(map(str, missing))} is not readable with this API token "
+            f"(TOGGL_WORKSPACE_ID; the token's workspaces: {visible})"
+        )
+    return [by_id[wid] for wid in configured]
+
+
+def explain(error: TogglError) -> str:
+    """One line for the user: the client's message plus which setting to check."""
+    message = " ".join(str(error).split())
+    if isinstance(error, TogglWorkspaceAccessError):
+        return (
+            f"{message} — workspace {error.workspace_id} cannot be read with this API token; "
+            "check TOGGL_WORKSPACE_ID (or your membership of that workspace)"
+        )
+    if isinstance(error, TogglAuthError):
+        return f"{message} — check TOGGL_API_TOKEN"
+    return message
