@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import v9_workspace
+from . import reports, v9_entries, v9_workspace
 from .config import SimulatorConfig
-from .reports import Reports
 from .store import User
-from .v9_entries import EntryWrites
 from .v9_me import MeApi
 from .wire import Route, Router
 from .world import World
@@ -32,8 +30,8 @@ class Api:
         self.router = Router()
         MeApi(world, config, quota_info).register(self.router)
         v9_workspace.register(self.router)
-        EntryWrites(world).register(self.router)
-        Reports(config).register(self.router)
+        v9_entries.register(self.router, world)
+        reports.register(self.router, config)
 
     @property
     def routes(self) -> list[Route]:

@@ -40,13 +40,15 @@ def _typed(body: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
+def register(r: Router, config: SimulatorConfig) -> None:
+    reports = Reports(config)
+    r.add("POST", SEARCH, reports.detailed, reports=True)
+    r.add("POST", SEARCH + "/totals", reports.totals, reports=True)
+
+
 class Reports:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
-
-    def register(self, r: Router) -> None:
-        r.add("POST", SEARCH, self.detailed, reports=True)
-        r.add("POST", SEARCH + "/totals", self.totals, reports=True)
 
     # ------------------------------------------------------------------ shared request reading
     def _dates(self, s: Store, body: dict[str, Any]) -> tuple[date, date]:

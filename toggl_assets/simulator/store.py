@@ -49,18 +49,22 @@ class User:
 
 
 @dataclass(slots=True)
-class Client:
+class Named:
+    """What every workspace object has (entries aside)."""
+
     id: int
     name: str
+
+
+@dataclass(slots=True)
+class Client(Named):
     archived: bool
     creator_id: int
     at: int
 
 
 @dataclass(slots=True)
-class Project:
-    id: int
-    name: str
+class Project(Named):
     client_id: int | None
     active: bool
     is_private: bool
@@ -75,18 +79,14 @@ class Project:
 
 
 @dataclass(slots=True)
-class Tag:
-    id: int
-    name: str
+class Tag(Named):
     creator_id: int
     at_us: int
     deleted_at: int | None = None
 
 
 @dataclass(slots=True)
-class Task:
-    id: int
-    name: str
+class Task(Named):
     project_id: int
     user_id: int | None
     active: bool

@@ -118,15 +118,17 @@ def _times(body: dict[str, Any], old: Entry | None) -> dict[str, Any]:
     return ch
 
 
+def register(r: Router, world: World) -> None:
+    writes = EntryWrites(world)
+    r.add("POST", ENTRIES, writes.create, read_only=False)
+    r.add("PUT", ENTRIES + "/{id}", writes.update, read_only=False)
+    r.add("DELETE", ENTRIES + "/{id}", writes.delete, read_only=False)
+    r.add("PATCH", ENTRIES + "/{id}/stop", writes.stop, read_only=False)
+
+
 class EntryWrites:
     def __init__(self, world: World) -> None:
         self.world = world
-
-    def register(self, r: Router) -> None:
-        r.add("POST", ENTRIES, self.create, read_only=False)
-        r.add("PUT", ENTRIES + "/{id}", self.update, read_only=False)
-        r.add("DELETE", ENTRIES + "/{id}", self.delete, read_only=False)
-        r.add("PATCH", ENTRIES + "/{id}/stop", self.stop, read_only=False)
 
     def _own_entry(self, ctx: Ctx) -> Entry:
         e = ctx.store.entries.get(ctx.entry_id())
