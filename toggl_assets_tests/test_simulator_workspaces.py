@@ -58,7 +58,7 @@ def test_me_workspaces_and_organizations_list_every_workspace(three: Simulator) 
     assert len(wids) == 3 and len(set(wids)) == 3 and wids[0] == three.workspace_id
     listed = s.get(f"{three.url}/api/v9/me/workspaces").json()
     assert [w["id"] for w in listed] == wids
-    assert all(WORKSPACE_FIELDS <= set(w) for w in listed)
+    assert all(set(w) >= WORKSPACE_FIELDS for w in listed)
     assert [w["name"] for w in listed] == ["Simulated Workspace 21", "Simulated Workspace 22", "Third"]
     org_a, org_b, org_c = (w["organization_id"] for w in listed)
     assert org_a == org_c == three.organization_id and org_b != org_a
@@ -89,9 +89,7 @@ def test_every_id_is_global(three: Simulator) -> None:
 
 def test_users_per_workspace_with_one_shared_member(three: Simulator) -> None:
     s = session(three)
-    a, b, c = (
-        {u["id"]: u for u in s.get(v9(three, wid, "/users")).json()} for wid in three.workspace_ids
-    )
+    a, b, c = ({u["id"]: u for u in s.get(v9(three, wid, "/users")).json()} for wid in three.workspace_ids)
     owner = s.get(f"{three.url}/api/v9/me").json()["id"]
     shared = set(a) & set(b)
     assert owner in shared and len(shared) == 2 and set(a) & set(c) == shared and len(b) == 4 and len(c) == 3
@@ -100,7 +98,9 @@ def test_users_per_workspace_with_one_shared_member(three: Simulator) -> None:
     assert a[other]["email"] == b[other]["email"]
     # That member's token sees both workspaces and gets 403 on none of them.
     token = three.user_tokens[other]
-    assert [w["id"] for w in session(three, token).get(f"{three.url}/api/v9/me/workspaces").json()] == three.workspace_ids
+    assert [
+        w["id"] for w in session(three, token).get(f"{three.url}/api/v9/me/workspaces").json()
+    ] == three.workspace_ids
     # A user of B only cannot read A.
     b_only = next(uid for uid in b if uid not in a)
     r = session(three, three.user_tokens[b_only]).get(v9(three, three.workspace_id, "/clients"))

@@ -58,7 +58,7 @@ class Reports:
         for name in ("start_date", "end_date"):
             v = body.get(name)
             if v is None:  # end_date omitted -> today
-                dates.append(date.fromtimestamp(s.now(), UTC))
+                dates.append(datetime.fromtimestamp(s.now(), UTC).date())
                 continue
             try:
                 dates.append(date.fromisoformat(str(v)))
