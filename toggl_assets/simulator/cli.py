@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--end", type=date.fromisoformat, default=d.end, help="last entry day (inclusive)")
     g.add_argument("--plan", choices=PLANS, default=d.plan, help="workspace plan (free -> tasks answer 402)")
     g.add_argument("--no-edge-cases", action="store_true", help="omit the edge-case entries")
+    g.add_argument(
+        "--workspaces", type=int, default=1, help="how many workspaces (each like the first, seeds seed, seed+1, ...)"
+    )
+    g.add_argument(
+        "--organizations", type=int, default=1, help="spread the workspaces round-robin over this many organizations"
+    )
     b = p.add_argument_group("server behaviour")
     b.add_argument("--quota-plan", choices=tuple(QUOTA_TOTALS), default=None, help="default: unlimited")
     b.add_argument("--quota-window-seconds", type=float, default=3600)
@@ -47,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        spec = WorkspaceSpec(
-            seed=args.seed,
+def workspace_specs(args: argparse.Namespace) -> tuple[WorkspaceSpec, ...]:
+    """``--workspaces`` specs alike but for their seed, workspace i in organization ``i % organizations``."""
+    if not 1 <= args.organizations <= args.workspaces:
+        raise ValueError("need 1 <= --organizations <= --workspaces")
+    return tuple(
+        WorkspaceSpec(
+            seed=args.seed + i,
             users=args.users,
             clients=args.clients,
             projects=args.projects,
@@ -62,9 +70,20 @@ def main(argv: list[str] | None = None) -> int:
             end=args.end,
             plan=args.plan,
             edge_cases=not args.no_edge_cases,
+            organization=1 + i % args.organizations,
         )
+        for i in range(args.workspaces)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        specs = workspace_specs(args)
+        spec = specs[0]
         config = SimulatorConfig(
             spec=spec,
+            more_workspaces=specs[1:],
             port=args.port,
             quota_plan=args.quota_plan,
             quota_window_seconds=args.quota_window_seconds,
@@ -90,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"TOGGL_API_URL={sim.url}")
     print(f"TOGGL_API_TOKEN={sim.api_token}")
-    print(f"TOGGL_WORKSPACE_ID={sim.workspace_id}")
+    print(f"TOGGL_WORKSPACE_ID={','.join(str(w) for w in sim.workspace_ids)}")
     print(f"TOGGL_EMAIL={sim.email}")
     print(f"TOGGL_PASSWORD={sim.password}")
+    if len(specs) > 1:
+        orgs = {w: sim.organization_of(w) for w in sim.workspace_ids}
+        print("# workspace -> organization: " + ", ".join(f"{w} -> {o}" for w, o in orgs.items()))
     print(f"# {sim.truth.entry_count} entries {spec.start}..{spec.end}; Ctrl-C to stop", flush=True)
     try:
         threading.Event().wait()  # serve until interrupted

@@ -20,6 +20,8 @@ class WorkspaceSpec:
 
     ``entries`` is the total number of live time entries, edge cases included (when there are at least as
     many entries as edge cases). ``start``/``end`` is the inclusive range of entry start days.
+    ``organization`` is a key, not an id: workspaces with the same key share one organization (and so one
+    quota bucket per user); ``name`` defaults to "Simulated Workspace {seed}".
     """
 
     seed: int = 1
@@ -33,6 +35,8 @@ class WorkspaceSpec:
     end: date = date(2024, 3, 31)
     plan: str = "premium"
     edge_cases: bool = True
+    organization: int = 1
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if self.plan not in PLANS:
@@ -48,6 +52,9 @@ class SimulatorConfig:
     """How the simulated server behaves. See the package docstring for the defaults chosen for unknowns."""
 
     spec: WorkspaceSpec = field(default_factory=WorkspaceSpec)
+    # Further workspaces served next to ``spec`` (the first, default workspace). The token user (owner of
+    # ``spec``) is a member of every one of them.
+    more_workspaces: tuple[WorkspaceSpec, ...] = ()
     port: int = 0
     quota_plan: str | None = None
     quota_window_seconds: float = 3600
@@ -71,7 +78,13 @@ class SimulatorConfig:
     # Useful to make /me/time_entries' 90-day limit reach generated historical data.
     clock_start: datetime | None = None
 
+    @property
+    def specs(self) -> tuple[WorkspaceSpec, ...]:
+        """Every workspace to serve, the default one first."""
+        return (self.spec, *self.more_workspaces)
+
     def __post_init__(self) -> None:
+        self.more_workspaces = tuple(self.more_workspaces)
         if self.quota_plan is not None and self.quota_plan not in QUOTA_TOTALS:
             raise ValueError(f"quota_plan must be None or one of {tuple(QUOTA_TOTALS)}")
         if self.page_size_overflow not in ("clamp", "reject"):

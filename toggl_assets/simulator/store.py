@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from .timefmt import micro_zulu, plus00, zulu
-
 
 class Entry(NamedTuple):
     id: int
@@ -51,18 +49,22 @@ class User:
 
 
 @dataclass(slots=True)
-class Client:
+class Named:
+    """What every workspace object has (entries aside)."""
+
     id: int
     name: str
+
+
+@dataclass(slots=True)
+class Client(Named):
     archived: bool
     creator_id: int
     at: int
 
 
 @dataclass(slots=True)
-class Project:
-    id: int
-    name: str
+class Project(Named):
     client_id: int | None
     active: bool
     is_private: bool
@@ -77,18 +79,14 @@ class Project:
 
 
 @dataclass(slots=True)
-class Tag:
-    id: int
-    name: str
+class Tag(Named):
     creator_id: int
     at_us: int
     deleted_at: int | None = None
 
 
 @dataclass(slots=True)
-class Task:
-    id: int
-    name: str
+class Task(Named):
     project_id: int
     user_id: int | None
     active: bool
@@ -104,29 +102,33 @@ class Conflict(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class ReportQuery:
-    """A normalized Reports v3 detailed query (the cache key of the matching-id list)."""
+class IdSource:
+    """Hands out fresh ids; shared by every workspace so ids created at run time stay globally unique."""
 
-    lo: int  # default window [lo, hi) in unix seconds (UTC reading of the dates)
-    hi: int
-    # (user_id, lo, hi) per user when dates are read in each user's zone
-    per_user_bounds: tuple[tuple[int, int, int], ...] | None
-    user_ids: frozenset[int] | None
-    project_ids: frozenset[int | None] | None
-    client_ids: frozenset[int | None] | None
-    tag_ids: frozenset[int | None] | None
-    task_ids: frozenset[int | None] | None
-    description: str | None
-    billable: bool | None
-    include_running: bool
-    order_by: str
-    descending: bool
+    def __init__(self, start: int = 1) -> None:
+        self.next = start
+
+    def take(self) -> int:
+        value = self.next
+        self.next += 1
+        return value
+
+    def reserve_below(self, bound: int) -> None:
+        """Never hand out an id below ``bound`` (ids up to it are taken by generated data)."""
+        self.next = max(self.next, bound)
 
 
 class Store:
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self.lock = threading.RLock()
+    """One workspace. Several stores may share one lock, clock and id sources (see ``world.World``)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        lock: threading.RLock | None = None,
+        entry_ids: IdSource | None = None,
+        tag_ids: IdSource | None = None,
+    ) -> None:
+        self.lock = lock or threading.RLock()
         self.clock = clock
         self.workspace_id = 0
         self.organization_id = 0
@@ -137,6 +139,7 @@ class Store:
         self.created_at = 0
         self.users: dict[int, User] = {}
         self.owner_id = 0
+        self.revoked: set[int] = set()  # members whose access was removed at run time (entries stay)
         self.clients: dict[int, Client] = {}
         self.projects: dict[int, Project] = {}
         self.tags: dict[int, Tag] = {}
@@ -146,11 +149,11 @@ class Store:
         self.starts = array("q")
         self.ids = array("q")
         self.running: dict[int, int] = {}  # user_id -> running entry id
-        self.next_entry_id = 1
-        self.next_tag_id = 1
+        self.entry_ids = entry_ids or IdSource()
+        self.tag_ids = tag_ids or IdSource()
         self.version = 0  # bumped by every write; invalidates query caches
-        self._report_cache: OrderedDict[tuple[int, ReportQuery], array] = OrderedDict()
-        self._tracked_cache: tuple[int, dict[int, int]] | None = None
+        self.report_cache: OrderedDict[tuple[int, Any], array] = OrderedDict()
+        self._sums: dict[str, tuple[int, dict[int, int]]] = {}
 
     # ----------------------------------------------------------------- clock
     def now(self) -> int:
@@ -197,9 +200,13 @@ class Store:
 
     def _touch(self) -> None:
         self.version += 1
-        self._report_cache.clear()
+        self.report_cache.clear()
 
     # ----------------------------------------------------------------- lookups
+    def can_read(self, user_id: int) -> bool:
+        """Whether this user may read the workspace (a member whose access was not removed)."""
+        return user_id in self.users and user_id not in self.revoked
+
     def user_by_token(self, token: str) -> User | None:
         for u in self.users.values():
             if u.token == token:
@@ -217,8 +224,7 @@ class Store:
         for t in self.tags.values():
             if t.deleted_at is None and t.name == name:
                 return t.id
-        tag = Tag(self.next_tag_id, name, creator_id, self.now_us())
-        self.next_tag_id += 1
+        tag = Tag(self.tag_ids.take(), name, creator_id, self.now_us())
         self.tags[tag.id] = tag
         return tag.id
 
@@ -233,63 +239,6 @@ class Store:
         if self.default_hourly_rate is not None:
             return round(self.default_hourly_rate * 100), self.default_currency
         return None, self.default_currency
-
-    # ----------------------------------------------------------------- v9 rendering
-    def entry_v9(
-        self,
-        e: Entry,
-        *,
-        write_echo: bool = False,
-        meta: bool = False,
-        deleted_us: int | None = None,
-        echo_duration: int | None = None,
-    ) -> dict[str, Any]:
-        fmt = zulu if write_echo else plus00
-        # Observed: reads of a running entry carry -start_epoch.
-        duration = -e.start if e.stop is None else e.stop - e.start
-        if echo_duration is not None:
-            duration = echo_duration  # POST echoes what was sent (e.g. -1)
-        tags = self.tags
-        d: dict[str, Any] = {
-            "id": e.id,
-            "workspace_id": self.workspace_id,
-            "project_id": e.project_id,
-            "task_id": e.task_id,
-            "billable": e.billable,
-            "start": fmt(e.start),
-            "stop": None if e.stop is None else fmt(e.stop),
-            "duration": duration,
-            "description": e.description,
-            "tags": [tags[t].name for t in e.tag_ids if t in tags],
-            "tag_ids": list(e.tag_ids),
-            "duronly": True,
-            "at": micro_zulu(e.at_us),
-            "server_deleted_at": None if deleted_us is None else plus00(deleted_us // 1_000_000),
-            "user_id": e.user_id,
-            "uid": e.user_id,
-            "wid": self.workspace_id,
-        }
-        if e.project_id is not None:
-            d["pid"] = e.project_id  # observed: only present when a project is set
-        if e.task_id is not None:
-            d["tid"] = e.task_id
-        if meta:
-            p = self.projects.get(e.project_id) if e.project_id is not None else None
-            c = self.clients.get(p.client_id) if p is not None and p.client_id is not None else None
-            t = self.tasks.get(e.task_id) if e.task_id is not None else None
-            u = self.users.get(e.user_id)
-            d.update(
-                client_id=None if c is None else c.id,
-                client_name=None if c is None else c.name,
-                project_name=None if p is None else p.name,
-                project_color=None if p is None else p.color,
-                project_active=None if p is None else p.active,
-                project_billable=None if p is None else p.billable,
-                task_name=None if t is None else t.name,
-                user_name=None if u is None else u.fullname,
-                user_avatar_url="",
-            )
-        return d
 
     # ----------------------------------------------------------------- writes
     def create_entry(
@@ -317,7 +266,7 @@ class Store:
                 old = self.entries[self.running[user_id]]
                 self._replace(old, old._replace(stop=max(old.start, start), at_us=now_us))
             e = Entry(
-                self.next_entry_id,
+                self.entry_ids.take(),
                 user_id,
                 start,
                 stop,
@@ -328,7 +277,6 @@ class Store:
                 bool(billable),
                 now_us,
             )
-            self.next_entry_id += 1
             self.entries[e.id] = e
             self._index_insert(e)
             if stop is None:
@@ -385,110 +333,20 @@ class Store:
             return e
 
     # ----------------------------------------------------------------- derived
-    def tracked_ms_by_task(self) -> dict[int, int]:
-        """``tracked_seconds`` of tasks (documented as milliseconds); cached per data version."""
+    def seconds_by(self, attr: str) -> dict[int, int]:
+        """Seconds of stopped entries summed per ``project_id`` or ``task_id``; cached per data version."""
         with self.lock:
-            if self._tracked_cache is not None and self._tracked_cache[0] == self.version:
-                return self._tracked_cache[1]
+            cached = self._sums.get(attr)
+            if cached is not None and cached[0] == self.version:
+                return cached[1]
             out: dict[int, int] = {}
             for e in self.entries.values():
-                if e.task_id is not None and e.stop is not None:
-                    out[e.task_id] = out.get(e.task_id, 0) + (e.stop - e.start) * 1000
-            self._tracked_cache = (self.version, out)
+                key = getattr(e, attr)
+                if key is not None and e.stop is not None:
+                    out[key] = out.get(key, 0) + e.stop - e.start
+            self._sums[attr] = (self.version, out)
             return out
 
-    # ----------------------------------------------------------------- reports
-    def report_ids(self, q: ReportQuery) -> array:
-        """Ids of entries matching a detailed-report query, in report order; cached per (version, query)."""
-        with self.lock:
-            key = (self.version, q)
-            cached = self._report_cache.get(key)
-            if cached is not None:
-                self._report_cache.move_to_end(key)
-                return cached
-            result = self._compute_report_ids(q)
-            self._report_cache[key] = result
-            while len(self._report_cache) > 8:
-                self._report_cache.popitem(last=False)
-            return result
-
-    def _compute_report_ids(self, q: ReportQuery) -> array:
-        entries = self.entries
-        if q.per_user_bounds:
-            lo = min(b[1] for b in q.per_user_bounds)
-            hi = max(b[2] for b in q.per_user_bounds)
-        else:
-            lo, hi = q.lo, q.hi
-        i0, i1 = self.range_positions(lo, hi)
-        simple = (
-            q.per_user_bounds is None
-            and q.user_ids is None
-            and q.project_ids is None
-            and q.client_ids is None
-            and q.tag_ids is None
-            and q.task_ids is None
-            and q.description is None
-            and q.billable is None
-        )
-        if simple:
-            # Fast path: the index slice is already the answer (minus running entries).
-            out = self.ids[i0:i1]
-            if not q.include_running:
-                for rid in self.running.values():
-                    e = entries[rid]
-                    if lo <= e.start < hi:
-                        out.remove(rid)
-        else:
-            bounds = {b[0]: (b[1], b[2]) for b in q.per_user_bounds} if q.per_user_bounds else None
-            client_of = {p.id: p.client_id for p in self.projects.values()}
-            desc = q.description.lower() if q.description is not None else None
-            out = array("q")
-            ids = self.ids
-            for k in range(i0, i1):
-                e = entries[ids[k]]
-                if e.stop is None and not q.include_running:
-                    continue
-                if bounds is not None:
-                    b = bounds.get(e.user_id)
-                    if b is None or not b[0] <= e.start < b[1]:
-                        continue
-                if q.user_ids is not None and e.user_id not in q.user_ids:
-                    continue
-                if q.project_ids is not None and e.project_id not in q.project_ids:
-                    continue
-                if q.client_ids is not None:
-                    cid = client_of.get(e.project_id) if e.project_id is not None else None
-                    if cid not in q.client_ids:
-                        continue
-                if q.tag_ids is not None:
-                    if e.tag_ids:
-                        if q.tag_ids.isdisjoint(e.tag_ids):
-                            continue
-                    elif None not in q.tag_ids:
-                        continue
-                if q.task_ids is not None and e.task_id not in q.task_ids:
-                    continue
-                if desc is not None and desc not in (e.description or "").lower():
-                    continue
-                if q.billable is not None and e.billable != q.billable:
-                    continue
-                out.append(e.id)
-        if q.order_by != "date":
-            now = self.now()
-            users = self.users
-
-            def key(i: int) -> tuple[Any, ...]:
-                e = entries[i]
-                if q.order_by == "user":
-                    u = users.get(e.user_id)
-                    return ((u.fullname.lower() if u else ""), e.start, e.id)
-                if q.order_by == "duration":
-                    return ((e.stop if e.stop is not None else now) - e.start, e.start, e.id)
-                if q.order_by == "description":
-                    return ((e.description or "").lower(), e.start, e.id)
-                return (e.at_us, e.id)  # last_update
-
-            out = array("q", sorted(out, key=key))
-        if q.descending:
-            out.reverse()
-        return out
+    def tracked_ms_by_task(self) -> dict[int, int]:
+        """``tracked_seconds`` of tasks (documented as milliseconds)."""
+        return {k: v * 1000 for k, v in self.seconds_by("task_id").items()}

@@ -42,3 +42,8 @@ def parse_instant(value: str, tz: ZoneInfo | timezone = UTC) -> tuple[int, bool]
     if dt.tzinfo is None:
         raise ValueError("timestamp without offset")
     return int(dt.timestamp()), False
+
+
+def zone(name: str) -> ZoneInfo | timezone:
+    """A zone by IANA name, UTC as the fast built-in."""
+    return UTC if name == "UTC" else ZoneInfo(name)
