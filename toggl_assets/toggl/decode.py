@@ -74,9 +74,17 @@ def parse_timestamp(value: Any, endpoint: str = "?", field: str = "timestamp") -
 # -- wire shapes (only the fields we use; gc=False: these hold no reference cycles) --------------------------
 
 
-class _Workspace(msgspec.Struct, gc=False):
+class _Named(msgspec.Struct, kw_only=True, gc=False):
     id: int
     name: str
+
+
+class _InWorkspace(_Named, kw_only=True, gc=False):
+    workspace_id: int | None = None
+    wid: int | None = None  # legacy alias (reference §2.1)
+
+
+class _Workspace(_Named, kw_only=True, gc=False):
     organization_id: int | None = None
     default_currency: str | None = None
     default_hourly_rate: Decimal | None = None
@@ -85,21 +93,13 @@ class _Workspace(msgspec.Struct, gc=False):
     at: datetime | None = None
 
 
-class _Client(msgspec.Struct, gc=False):
-    id: int
-    name: str
+class _Client(_InWorkspace, kw_only=True, gc=False):
     at: datetime
-    wid: int | None = None
-    workspace_id: int | None = None
     archived: bool | None = None
     notes: str | None = None
 
 
-class _Project(msgspec.Struct, gc=False):
-    id: int
-    name: str
-    workspace_id: int | None = None
-    wid: int | None = None
+class _Project(_InWorkspace, kw_only=True, gc=False):
     client_id: int | None = None
     cid: int | None = None
     color: str | None = None
@@ -114,12 +114,8 @@ class _Project(msgspec.Struct, gc=False):
     server_deleted_at: datetime | None = None
 
 
-class _Tag(msgspec.Struct, gc=False):
-    id: int
-    name: str
+class _Tag(_InWorkspace, kw_only=True, gc=False):
     at: datetime
-    workspace_id: int | None = None
-    wid: int | None = None
 
 
 class _WorkspaceUser(msgspec.Struct, gc=False):
@@ -139,11 +135,7 @@ class _WorkspaceUser(msgspec.Struct, gc=False):
     at: datetime | None = None
 
 
-class _Task(msgspec.Struct, gc=False):
-    id: int
-    name: str
-    workspace_id: int | None = None
-    wid: int | None = None
+class _Task(_InWorkspace, kw_only=True, gc=False):
     project_id: int | None = None
     pid: int | None = None
     user_id: int | None = None
@@ -524,4 +516,3 @@ def graph_days(
             endpoint, f"totals.graph has {len(seconds)} bucket(s) for {days} day(s) {first_day}..{last_day}"
         )
     return {first_day + timedelta(days=i): value or 0 for i, value in enumerate(seconds)}
-
