@@ -187,7 +187,12 @@ class TogglClient:
         """
         request = self._request("GET", V9, "/me/workspaces")
         records, _ = self._transport.call(request, partial(decode.decode_workspaces, endpoint=request.endpoint))
-        self._organizations.update((w.id, w.organization_id) for w in records)
+        for workspace in records:
+            before = self._bucket(workspace.id)
+            self._organizations[workspace.id] = workspace.organization_id
+            if self._bucket(workspace.id) != before:
+                # A quota spent while the organization was unknown stays spent under its real bucket.
+                self._transport.quota.move(before, self._bucket(workspace.id))
         return records
 
     def _list(self, template: str, workspace_id: int, decoder: Callable[..., list[R]], **kw: Any) -> list[R]:

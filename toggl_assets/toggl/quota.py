@@ -85,6 +85,12 @@ class QuotaBook:
         until = self._blocked_until.get(bucket)
         return 0.0 if until is None else max(0.0, until - self._clock())
 
+    def move(self, old: str, new: str) -> None:
+        """``old`` turned out to be (part of) ``new``: a workspace whose organization just became known."""
+        until = self._blocked_until.pop(old, None)
+        if until is not None:
+            self._blocked_until[new] = max(until, self._blocked_until.get(new, until))
+
     def release(self, bucket: str) -> None:
         """The caller waited out the block (or chose to try anyway)."""
         self._blocked_until.pop(bucket, None)
