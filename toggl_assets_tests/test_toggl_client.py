@@ -20,6 +20,7 @@ from toggl_assets.toggl import (
     TogglConnectionError,
     TogglError,
     TogglQuotaError,
+    TogglWorkspaceAccessError,
 )
 
 START, END = date(2024, 1, 1), date(2024, 3, 31)
@@ -29,7 +30,7 @@ PROJECTS = "GET /api/v9/workspaces/{wid}/projects"
 TAGS = "GET /api/v9/workspaces/{wid}/tags"
 USERS = "GET /api/v9/workspaces/{wid}/workspace_users"
 TASKS = "GET /api/v9/workspaces/{wid}/tasks"
-ME = "GET /api/v9/me"
+WORKSPACES = "GET /api/v9/me/workspaces"
 FAST = {"requests_per_second": 0, "backoff_base": 0.01, "backoff_cap": 0.05}
 
 
@@ -52,13 +53,12 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-def _client(sim: Simulator, *, with_wid: bool = True, **over: Any) -> TogglClient:
-    kwargs = {**FAST, **over}
-    return TogglClient(sim.api_token, sim.url, sim.workspace_id if with_wid else None, **kwargs)
+def _client(sim: Simulator, **over: Any) -> TogglClient:
+    return TogglClient(sim.api_token, sim.url, **{**FAST, **over})
 
 
-def _entries(client: TogglClient, start: date = START, end: date = END) -> list[EntryRecord]:
-    return [e for page in client.iter_entry_pages(start, end) for e in page]
+def _entries(client: TogglClient, wid: int, start: date = START, end: date = END) -> list[EntryRecord]:
+    return [e for page in client.iter_entry_pages(wid, start, end) for e in page]
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -69,14 +69,14 @@ def _finished_truth(sim: Simulator) -> list[dict[str, Any]]:
     return [e for e in sim.truth.entries if e["stop"] is not None]
 
 
-def _everything(client: TogglClient) -> dict[str, Any]:
+def _everything(client: TogglClient, wid: int) -> dict[str, Any]:
     return {
-        "clients": sorted(client.clients(), key=lambda r: r.id),
-        "projects": sorted(client.projects(), key=lambda r: r.id),
-        "tags": sorted(client.tags(), key=lambda r: r.id),
-        "users": sorted(client.users(), key=lambda r: r.id),
-        "tasks": sorted(client.tasks() or [], key=lambda r: r.id),
-        "entries": sorted(_entries(client), key=lambda r: r.id),
+        "clients": sorted(client.clients(wid), key=lambda r: r.id),
+        "projects": sorted(client.projects(wid), key=lambda r: r.id),
+        "tags": sorted(client.tags(wid), key=lambda r: r.id),
+        "users": sorted(client.users(wid), key=lambda r: r.id),
+        "tasks": sorted(client.tasks(wid) or [], key=lambda r: r.id),
+        "entries": sorted(_entries(client, wid), key=lambda r: r.id),
     }
 
 
@@ -84,12 +84,13 @@ def _everything(client: TogglClient) -> dict[str, Any]:
 
 
 def test_lists_equal_ground_truth(sim: Simulator) -> None:
+    wid = sim.workspace_id
     with _client(sim) as client:
-        clients = {c.id: c for c in client.clients()}
-        projects = {p.id: p for p in client.projects()}
-        tags = {t.id: t for t in client.tags()}
-        users = {u.id: u for u in client.users()}
-        tasks = {t.id: t for t in client.tasks() or []}
+        clients = {c.id: c for c in client.clients(wid)}
+        projects = {p.id: p for p in client.projects(wid)}
+        tags = {t.id: t for t in client.tags(wid)}
+        users = {u.id: u for u in client.users(wid)}
+        tasks = {t.id: t for t in client.tasks(wid) or []}
 
     truth_clients = {c["id"]: c for c in sim.truth.clients}
     assert clients.keys() == truth_clients.keys()
@@ -137,7 +138,7 @@ def test_lists_equal_ground_truth(sim: Simulator) -> None:
 
 def test_entries_equal_ground_truth(sim: Simulator) -> None:
     with _client(sim) as client:
-        entries = {e.id: e for e in _entries(client)}
+        entries = {e.id: e for e in _entries(client, sim.workspace_id)}
     truth = {e["id"]: e for e in _finished_truth(sim)}
     assert len(entries) == len(truth) > 1000
     assert entries.keys() == truth.keys()
@@ -162,15 +163,15 @@ def test_entries_equal_ground_truth(sim: Simulator) -> None:
 
 def test_sub_range_and_empty_range(sim: Simulator) -> None:
     with _client(sim) as client:
-        feb = _entries(client, date(2024, 2, 1), date(2024, 2, 29))
+        feb = _entries(client, sim.workspace_id, date(2024, 2, 1), date(2024, 2, 29))
         expected = {e["id"] for e in sim.truth.entries_between(date(2024, 2, 1), date(2024, 2, 29)) if e["stop"]}
         assert {e.id for e in feb} == expected
         sim.reset_stats()
-        pages = list(client.iter_entry_pages(date(2030, 1, 1), date(2030, 1, 2)))
+        pages = list(client.iter_entry_pages(sim.workspace_id, date(2030, 1, 1), date(2030, 1, 2)))
         assert pages == [[]]
         assert sim.stats()["by_endpoint"] == {REPORT: 1}
         with pytest.raises(ValueError):
-            list(client.iter_entry_pages(END, START))
+            list(client.iter_entry_pages(sim.workspace_id, END, START))
 
 
 # -- request counts --
@@ -180,24 +181,37 @@ def test_exact_request_counts_with_workspace_id(sim: Simulator) -> None:
     """Workspace: 4 clients, 12 projects, 10 tags, 5 users, 20 tasks, 1999 finished entries, max page 1000."""
     sim.reset_stats()
     with _client(sim) as client:
-        _everything(client)
+        _everything(client, sim.workspace_id)
         expected = {CLIENTS: 1, PROJECTS: 1, TAGS: 1, USERS: 1, TASKS: 1, REPORT: 2}  # 1999 rows / 1000
         assert sim.stats()["by_endpoint"] == expected
         assert sim.stats()["total"] == 7
         assert client.stats.requests_by_endpoint == expected
         assert client.stats.total == 7 and client.stats.retries == 0
+        assert client.stats.requests_by_workspace == {sim.workspace_id: 7}
         # The server clamps 10 000 to 1 000; the client learned it and now asks for what it gets.
         assert client.stats.page_size_used == 1000 == client.page_size
 
 
-def test_me_is_called_once_only_without_workspace_id(sim: Simulator) -> None:
+def test_workspaces_is_one_request_and_nothing_else_needs_me(sim: Simulator) -> None:
     sim.reset_stats()
-    with _client(sim, with_wid=False) as client:
-        assert client.workspace_id == sim.workspace_id
-        client.clients()
-        client.tags()
-        assert client.workspace_id == sim.workspace_id
-    assert sim.stats()["by_endpoint"] == {ME: 1, CLIENTS: 1, TAGS: 1}
+    with _client(sim) as client:
+        (workspace,) = client.workspaces()
+        client.clients(workspace.id)
+        client.tags(workspace.id)
+        assert client.stats.requests_by_workspace == {sim.workspace_id: 2}
+    assert sim.stats()["by_endpoint"] == {WORKSPACES: 1, CLIENTS: 1, TAGS: 1}
+    truth = sim.truth.workspace
+    assert (workspace.id, workspace.organization_id, workspace.name) == (
+        sim.workspace_id,
+        sim.organization_id,
+        truth["name"],
+    )
+    assert workspace.default_currency == truth["default_currency"]
+    assert workspace.default_hourly_rate == (
+        None if truth["default_hourly_rate"] is None else Decimal(str(truth["default_hourly_rate"]))
+    )
+    assert (workspace.rounding, workspace.rounding_minutes) == (truth["rounding"], truth["rounding_minutes"])
+    assert workspace.updated_at == _ts(truth["at"])
 
 
 def test_paging_of_projects_and_tasks() -> None:
@@ -205,19 +219,19 @@ def test_paging_of_projects_and_tasks() -> None:
     400 tasks = 2 pages because total_count says everything arrived."""
     with Simulator(_config(_spec(projects=400, tasks=450, entries=50))) as s450, _client(s450) as client:
         s450.reset_stats()
-        assert {p.id for p in client.projects()} == {p["id"] for p in s450.truth.projects}
-        assert {t.id for t in client.tasks() or []} == {t["id"] for t in s450.truth.tasks}
+        assert {p.id for p in client.projects(s450.workspace_id)} == {p["id"] for p in s450.truth.projects}
+        assert {t.id for t in client.tasks(s450.workspace_id) or []} == {t["id"] for t in s450.truth.tasks}
         assert s450.stats()["by_endpoint"] == {PROJECTS: 3, TASKS: 3}
     with Simulator(_config(_spec(projects=401, tasks=400, entries=50))) as s400, _client(s400) as client:
         s400.reset_stats()
-        assert len(client.projects()) == len(s400.truth.projects)
-        assert len(client.tasks() or []) == 400
+        assert len(client.projects(s400.workspace_id)) == len(s400.truth.projects)
+        assert len(client.tasks(s400.workspace_id) or []) == 400
         assert s400.stats()["by_endpoint"] == {PROJECTS: 3, TASKS: 2}
 
 
 def test_page_size_rejection_halves_until_accepted() -> None:
     with Simulator(_config(page_size_overflow="reject")) as s, _client(s) as client:
-        entries = _entries(client)
+        entries = _entries(client, s.workspace_id)
         assert {e.id for e in entries} == {e["id"] for e in _finished_truth(s)}
         # 10000 -> 5000 -> 2500 -> 1250 rejected, 625 accepted: 4 rejections + ceil(1999 / 625) pages.
         assert client.stats.page_size_rejections == 4
@@ -229,17 +243,17 @@ def test_pacing_spaces_requests(sim: Simulator) -> None:
     with _client(sim, requests_per_second=20) as client:
         began = time.monotonic()
         for _ in range(5):
-            client.tags()
+            client.tags(sim.workspace_id)
         assert time.monotonic() - began >= 4 / 20 * 0.95
         assert client.stats.paced_seconds > 0.1
 
 
 def test_base_url_variants(sim: Simulator) -> None:
     for base in (sim.url, sim.url + "/", sim.url + "/api/v9", sim.url + "/api/v9/"):
-        with TogglClient(sim.api_token, base, sim.workspace_id, requests_per_second=0) as client:
-            assert len(client.tags()) == 10
-            assert len(next(client.iter_entry_pages(START, START))) > 0
-            assert repr(client) == f"TogglClient(base_url={sim.url!r}, workspace_id={sim.workspace_id})"
+        with TogglClient(sim.api_token, base, requests_per_second=0) as client:
+            assert len(client.tags(sim.workspace_id)) == 10
+            assert len(next(client.iter_entry_pages(sim.workspace_id, START, START))) > 0
+            assert repr(client) == f"TogglClient(base_url={sim.url!r})"
 
 
 def test_current_entry(sim: Simulator) -> None:
@@ -263,11 +277,12 @@ def test_current_entry(sim: Simulator) -> None:
 
 def test_free_plan_tasks_are_skipped_with_a_warning() -> None:
     with Simulator(_config(_spec(plan="free", entries=100), quota_plan="free")) as s, _client(s) as client:
-        assert client.tasks() is None
+        assert client.tasks(s.workspace_id) is None
         assert len(client.warnings) == 1 and "tasks" in client.warnings[0]
+        assert str(s.workspace_id) in client.warnings[0]
         assert client.stats.quota_waits == 0 and client.stats.retries == 0
         assert s.stats()["by_endpoint"] == {TASKS: 1}
-        assert len(client.clients()) == len(s.truth.clients)  # the client keeps working
+        assert len(client.clients(s.workspace_id)) == len(s.truth.clients)  # the client keeps working
 
 
 def test_quota_wait_then_complete() -> None:
@@ -276,7 +291,7 @@ def test_quota_wait_then_complete() -> None:
         Simulator(_config(_spec(entries=2000), quota_plan="free", quota_window_seconds=3)) as s,
         _client(s, page_size=45, max_quota_wait_seconds=10) as client,
     ):
-        entries = _entries(client)
+        entries = _entries(client, s.workspace_id)
         assert {e.id for e in entries} == {e["id"] for e in _finished_truth(s)}
         assert client.stats.quota_waits >= 1
         assert client.stats.waited_seconds >= 1
@@ -291,7 +306,7 @@ def test_quota_exhausted_raises_with_clear_message() -> None:
         _client(s, page_size=45, max_quota_wait_seconds=0) as client,
     ):
         with pytest.raises(TogglQuotaError) as info:
-            _entries(client)
+            _entries(client, s.workspace_id)
         message = str(info.value)
         assert "30 request(s) this run" in message and "retry after" in message and "UTC" in message
         assert "in 60 min" in message
@@ -308,8 +323,8 @@ def test_quota_402_with_headers_is_waited_out() -> None:
         _client(s, max_quota_wait_seconds=10) as client,
     ):
         for _ in range(30):
-            hog.tags()
-        assert len(client.clients()) == len(s.truth.clients)
+            hog.tags(s.workspace_id)
+        assert len(client.clients(s.workspace_id)) == len(s.truth.clients)
         assert client.stats.quota_waits == 1
         assert client.stats.requests_by_endpoint == {CLIENTS: 2}
     with (
@@ -318,9 +333,9 @@ def test_quota_402_with_headers_is_waited_out() -> None:
         _client(s, max_quota_wait_seconds=60) as client,
     ):
         for _ in range(30):
-            hog.tags()
+            hog.tags(s.workspace_id)
         with pytest.raises(TogglQuotaError, match=r"retry after \d\d:\d\d UTC \(in 60 min\)"):
-            client.clients()
+            client.clients(s.workspace_id)
 
 
 # -- faults, auth --
@@ -328,15 +343,13 @@ def test_quota_402_with_headers_is_waited_out() -> None:
 
 def test_faults_do_not_change_results(sim: Simulator) -> None:
     with _client(sim) as client:
-        clean = _everything(client)
+        clean = _everything(client, sim.workspace_id)
     with Simulator(_config(fault_rate=0.3, fault_seed=7)) as faulty:
         assert faulty.workspace_id == sim.workspace_id
-        with TogglClient(
-            faulty.api_token, faulty.url, faulty.workspace_id, timeout=(2.0, 5.0), max_retries=10, **FAST
-        ) as client:
+        with TogglClient(faulty.api_token, faulty.url, timeout=(2.0, 5.0), max_retries=10, **FAST) as client:
             # Small pages: more requests, so every fault kind is likely to hit at least once.
             client.page_size = 250
-            assert _everything(client) == clean
+            assert _everything(client, faulty.workspace_id) == clean
             # Every fault but "slow" (shorter than the read timeout) costs exactly one retry.
             assert 0 < client.stats.retries <= faulty.stats()["faults_injected"]
 
@@ -345,7 +358,7 @@ def test_slow_answers_beyond_the_read_timeout_are_retried() -> None:
     config = _config(_spec(entries=50), fault_rate=0.5, fault_kinds=("slow",), fault_seed=1, slow_seconds=0.6)
     with Simulator(config) as s, _client(s, timeout=(2.0, 0.3), max_retries=10) as client:
         for _ in range(4):
-            assert len(client.tags()) == 10
+            assert len(client.tags(s.workspace_id)) == 10
         assert client.stats.retries == s.stats()["faults_injected"] > 0
 
 
@@ -353,30 +366,47 @@ def test_running_entries_in_reports_have_no_end() -> None:
     with Simulator(_config(_spec(entries=100), reports_include_running=True)) as s, _client(s) as client:
         running = s.running_entry()
         assert running is not None
-        entries = {e.id: e for e in _entries(client)}
+        entries = {e.id: e for e in _entries(client, s.workspace_id)}
         assert entries.keys() == {e["id"] for e in s.truth.entries}
         assert (entries[running["id"]].end, entries[running["id"]].duration_ms) == (None, None)
         assert entries[running["id"]].start == _ts(running["start"])
 
 
 def test_wrong_token_raises_auth_error(sim: Simulator) -> None:
+    """Structured errors the application turns into its own hint; the client never names its settings."""
     with (
-        TogglClient("tok_SECRET_5f3a9c", sim.url, sim.workspace_id, **FAST) as client,
-        pytest.raises(TogglAuthError) as info,
+        TogglClient("tok_SECRET_5f3a9c", sim.url, **FAST) as client,
+        pytest.raises(TogglWorkspaceAccessError) as info,
     ):
-        client.clients()
-    assert "TOGGL_API_TOKEN" in str(info.value) and "403" in str(info.value)
-    assert "tok_SECRET_5f3a9c" not in str(info.value)
-    with TogglClient("tok_SECRET_5f3a9c", sim.url, None, **FAST) as client, pytest.raises(TogglAuthError):
-        _ = client.workspace_id
+        client.clients(sim.workspace_id)
+    assert isinstance(info.value, TogglAuthError)
+    assert (info.value.status, info.value.workspace_id, info.value.endpoint) == (403, sim.workspace_id, CLIENTS)
+    message = str(info.value)
+    assert "403" in message and "token" in message and f"workspace {sim.workspace_id}" in message
+    assert "tok_SECRET_5f3a9c" not in message and "TOGGL_" not in message
+    with TogglClient("tok_SECRET_5f3a9c", sim.url, **FAST) as client, pytest.raises(TogglAuthError) as me:
+        client.workspaces()
+    assert not isinstance(me.value, TogglWorkspaceAccessError)
+    assert "403" in str(me.value) and "token" in str(me.value) and "TOGGL_" not in str(me.value)
+
+
+def test_unknown_workspace_is_a_workspace_access_error(sim: Simulator) -> None:
+    with _client(sim) as client:
+        for call in (client.clients, client.tags, lambda wid: _entries(client, wid)):
+            with pytest.raises(TogglWorkspaceAccessError) as info:
+                call(1234567)
+            assert info.value.workspace_id == 1234567 and info.value.status == 403
+            assert "workspace 1234567" in str(info.value) and "TOGGL_" not in str(info.value)
+        assert len(client.tags(sim.workspace_id)) == 10  # the client keeps working for the workspaces it can read
+        assert client.stats.requests_by_workspace == {1234567: 3, sim.workspace_id: 1}
 
 
 def test_connection_errors_exhaust_retries() -> None:
     with (
-        TogglClient("tok_SECRET_5f3a9c", "http://127.0.0.1:1", 5, max_retries=2, **FAST) as client,
+        TogglClient("tok_SECRET_5f3a9c", "http://127.0.0.1:1", max_retries=2, **FAST) as client,
         pytest.raises(TogglConnectionError) as info,
     ):
-        client.tags()
+        client.tags(5)
     assert info.value.attempts == 3 and client.stats.retries == 2
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
@@ -390,18 +420,19 @@ def test_token_never_leaks(sim: Simulator, caplog: pytest.LogCaptureFixture) -> 
     with Simulator(_config(_spec(entries=300), fault_rate=0.4, fault_seed=3, quota_plan="free")) as faulty:
         secrets += [faulty.api_token, base64.b64encode(f"{faulty.api_token}:api_token".encode()).decode()]
         attempts = [
-            TogglClient(sim.api_token, sim.url, None, **FAST),  # success path, /me included
-            TogglClient(faulty.api_token, faulty.url, None, max_retries=10, **FAST),  # retries
-            TogglClient(faulty.api_token, faulty.url, None, max_retries=0, max_quota_wait_seconds=0, **FAST),
-            TogglClient("tok_SECRET_5f3a9c", sim.url, None, **FAST),  # 403
-            TogglClient("tok_SECRET_5f3a9c", "http://127.0.0.1:1", 5, max_retries=1, **FAST),  # no server
+            TogglClient(sim.api_token, sim.url, **FAST),  # success path, /me/workspaces included
+            TogglClient(faulty.api_token, faulty.url, max_retries=10, **FAST),  # retries
+            TogglClient(faulty.api_token, faulty.url, max_retries=0, max_quota_wait_seconds=0, **FAST),
+            TogglClient("tok_SECRET_5f3a9c", sim.url, **FAST),  # 403
+            TogglClient("tok_SECRET_5f3a9c", "http://127.0.0.1:1", max_retries=1, **FAST),  # no server
         ]
         for client in attempts:
             with client:
                 texts.append(repr(client))
                 for _ in range(3):
                     try:
-                        _everything(client)
+                        client.workspaces()
+                        _everything(client, sim.workspace_id)
                         client.current_entry()
                     except TogglError as exc:
                         texts += [str(exc), repr(exc), repr(exc.__cause__), repr(exc.__context__)]

@@ -1,6 +1,6 @@
-"""Toggl Track HTTP client: v9 metadata lists and Reports v3 detailed entries, parsed into records."""
+"""Toggl Track HTTP client: v9 metadata lists and Reports v3 entries and totals, decoded into records."""
 
-from toggl_assets.toggl.client import RequestStats, TogglClient
+from toggl_assets.toggl.client import DEFAULT_BASE_URL, MAX_REPORT_SPAN_DAYS, RequestStats, TogglClient
 from toggl_assets.toggl.errors import (
     TogglApiError,
     TogglAuthError,
@@ -9,9 +9,14 @@ from toggl_assets.toggl.errors import (
     TogglPlanError,
     TogglQuotaError,
     TogglResponseError,
+    TogglWorkspaceAccessError,
 )
+from toggl_assets.toggl.quota import QuotaSeen
 
 __all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_REPORT_SPAN_DAYS",
+    "QuotaSeen",
     "RequestStats",
     "TogglApiError",
     "TogglAuthError",
@@ -21,4 +26,5 @@ __all__ = [
     "TogglPlanError",
     "TogglQuotaError",
     "TogglResponseError",
+    "TogglWorkspaceAccessError",
 ]

@@ -1,39 +1,30 @@
-"""HTTP client for the Toggl Track v9 and Reports v3 APIs, with pacing, quota handling and bounded retries.
+"""HTTP client for the Toggl Track v9 and Reports v3 APIs, for any workspace the token's user can read.
 
-It knows nothing about PostgreSQL or Dagster: it turns Toggl answers into :mod:`toggl_assets.records`.
-See the API reference notes (toggl-api.md: §4 quotas, §6 pitfalls) for why it behaves as it does.
+It knows nothing about PostgreSQL, Dagster or the application's settings: it turns Toggl answers into
+:mod:`toggl_assets.records` and failures into :mod:`toggl_assets.toggl.errors`. Sending, retries, pacing and
+quota live in :mod:`toggl_assets.toggl.transport`; decoding in :mod:`toggl_assets.toggl.decode`. See the API
+reference notes (toggl-api.md: §3 reports, §4 quotas, §6 pitfalls) for why it behaves as it does.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
-import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime, timedelta
+from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-
 from toggl_assets import __version__
-from toggl_assets.records import ClientRecord, EntryRecord, ProjectRecord, TagRecord, TaskRecord, UserRecord
-from toggl_assets.toggl import parsing
-from toggl_assets.toggl.errors import (
-    TogglApiError,
-    TogglAuthError,
-    TogglConnectionError,
-    TogglPlanError,
-    TogglQuotaError,
-    TogglResponseError,
-)
-from toggl_assets.toggl.pacing import Pacer
+from toggl_assets import records as rec
+from toggl_assets.toggl import decode
+from toggl_assets.toggl.errors import TogglApiError, TogglPlanError, TogglResponseError
+from toggl_assets.toggl.quota import USER_BUCKET, header_int, organization_bucket, workspace_bucket
+from toggl_assets.toggl.transport import Request, RequestStats, RetryPolicy, Transport
+
+__all__ = ["DEFAULT_BASE_URL", "MAX_REPORT_SPAN_DAYS", "RequestStats", "TogglClient", "report_spans"]
 
 DEFAULT_BASE_URL = "https://api.track.toggl.com"
 USER_AGENT = f"toggl_assets/{__version__} (+https://github.com/toggl-assets)"
@@ -43,36 +34,14 @@ REPORTS = "/reports/api/v3"
 PROJECTS_PER_PAGE = 200  # documented maximum (reference §2.5)
 TASKS_PER_PAGE = 200  # maximum undocumented (default 50); the envelope's per_page tells what the server applied
 REPORT_PATH = "/workspace/{wid}/search/time_entries"
-QUOTA_REMAINING = "X-Toggl-Quota-Remaining"
-QUOTA_RESETS_IN = "X-Toggl-Quota-Resets-In"
-DEFAULT_QUOTA_RESET = 60.0  # when only Remaining is sent (SINGER's choice, reference §4.3)
-MAX_QUOTA_WAITS_PER_REQUEST = 3  # a sliding window that keeps answering 402 after waiting is not worth more
+TOTALS_PATH = "/workspace/{wid}/search/time_entries/totals"
 MAX_LIST_PAGES = 10_000  # guard against a server that ignores ``page`` and repeats itself forever
+# Toggl's maximum span per report request is undocumented (a third-party source says 366 days; its apps
+# refuse more than 365), so long ranges are split; one extra request per year is cheap.
+MAX_REPORT_SPAN_DAYS = 365
+BY_LAST_UPDATE = {"order_by": "last_update", "order_dir": "DESC"}
 
-# Failures worth retrying: the request may not have been processed, or the body was cut short.
-_TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    http.client.HTTPException,
-)
-
-
-@dataclass
-class RequestStats:
-    """What one client has spent so far; never contains credentials."""
-
-    requests_by_endpoint: dict[str, int] = field(default_factory=dict)
-    total: int = 0
-    retries: int = 0
-    quota_remaining: int | None = None
-    quota_resets_in: float | None = None
-    waited_seconds: float = 0.0  # quota waits and retry backoff
-    paced_seconds: float = 0.0  # sleeps imposed by requests_per_second
-    quota_waits: int = 0
-    page_size_used: int | None = None
-    page_size_rejections: int = 0
+R = TypeVar("R", rec.ClientRecord, rec.ProjectRecord, rec.TagRecord, rec.TaskRecord, rec.UserRecord)
 
 
 def _root_url(base_url: str) -> str:
@@ -90,41 +59,6 @@ def _root_url(base_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
-def _header_number(headers: Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return float(value.strip())
-    except ValueError:
-        return None
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    number = _header_number(headers, name)
-    return None if number is None else int(number)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-MAX_REPORT_SPAN_DAYS = 365
-
-
 def report_spans(start: date, end: date, span_days: int = MAX_REPORT_SPAN_DAYS) -> list[tuple[date, date]]:
     """Split [start, end] (inclusive) into consecutive inclusive spans of at most ``span_days`` days."""
     spans = []
@@ -135,17 +69,46 @@ def report_spans(start: date, end: date, span_days: int = MAX_REPORT_SPAN_DAYS) 
     return spans
 
 
-class TogglClient:
-    """One authenticated session against one Toggl workspace.
+def _date_range(start_date: date, end_date: date) -> list[tuple[date, date]]:
+    """Validated report spans of an inclusive date range (datetimes are cut to their date)."""
+    start_date = start_date.date() if isinstance(start_date, datetime) else start_date
+    end_date = end_date.date() if isinstance(end_date, datetime) else end_date
+    if start_date > end_date:
+        raise ValueError(f"start_date {start_date} is after end_date {end_date}")
+    return report_spans(start_date, end_date)
 
-    All calls share one pacer, quota tracker and :attr:`stats`. Use it as a context manager or close() it.
+
+def _next_cursor(headers: Mapping[str, str]) -> tuple[int | None, int | None] | None:
+    """(first_row_number, first_id) of the next page, or None on the last page (0 is a cursor, not absent)."""
+    next_row, next_id = header_int(headers, "X-Next-Row-Number"), header_int(headers, "X-Next-ID")
+    return None if next_row is None and next_id is None else (next_row, next_id)
+
+
+def _page_body(first: date, last: date, size: int, cursor: tuple[int | None, int | None] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"start_date": first.isoformat(), "end_date": last.isoformat(), "page_size": size}
+    if cursor is not None:
+        if cursor[0] is not None:
+            body["first_row_number"] = cursor[0]
+        if cursor[1] is not None:
+            body["first_id"] = cursor[1]
+    return body
+
+
+def _is_page_size_refusal(exc: TogglApiError, size: int) -> bool:
+    return exc.status == 400 and "page_size" in exc.message.lower() and size > 1
+
+
+class TogglClient:
+    """One authenticated session of one API token, for every workspace its user can read.
+
+    All calls share one pacer, per-bucket quota tracker and :attr:`stats`. Use it as a context manager or
+    close() it. Workspace-scoped calls take the workspace id; :meth:`workspaces` lists them.
     """
 
     def __init__(
         self,
         api_token: str,
         base_url: str = DEFAULT_BASE_URL,
-        workspace_id: int | None = None,
         *,
         requests_per_second: float | None = 1.0,
         max_quota_wait_seconds: float = 900.0,
@@ -159,35 +122,39 @@ class TogglClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_token or not api_token.strip():
-            raise ValueError("Toggl API token is empty: set TOGGL_API_TOKEN")
+            raise ValueError("the Toggl API token is empty")
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
-        self._root = _root_url(base_url)
-        self.base_url = self._root
-        self._workspace_id = workspace_id
-        self.max_quota_wait_seconds = max_quota_wait_seconds
+        self.base_url = _root_url(base_url)
         self.page_size = page_size
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.log = logger or logging.getLogger("toggl_assets.toggl")
         self.stats = RequestStats()
         self.warnings: list[str] = []
-        self._sleep = sleep
-        self._pacer = Pacer(requests_per_second, sleep=sleep)
-        self._quota_blocked_until: float | None = None
-        # Kept only to scrub it from any text that might reach a log or an exception.
-        basic = base64.b64encode(f"{api_token}:api_token".encode()).decode()
-        self._secrets = tuple(s for s in (api_token, basic) if s)
-        self._session = requests.Session()
-        self._session.auth = (api_token, "api_token")
-        self._session.headers.update({"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"})
+        self._organizations: dict[int, int | None] = {}
+        self._transport = Transport(
+            api_token,
+            self.base_url,
+            stats=self.stats,
+            timeout=timeout,
+            retry=RetryPolicy(max_retries, backoff_base, backoff_cap),
+            max_quota_wait_seconds=max_quota_wait_seconds,
+            requests_per_second=requests_per_second,
+            logger=logger or logging.getLogger("toggl_assets.toggl"),
+            user_agent=user_agent or USER_AGENT,
+            sleep=sleep,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
+    @property
+    def log(self) -> logging.Logger:
+        return self._transport.log
+
+    @log.setter
+    def log(self, logger: logging.Logger) -> None:
+        self._transport.log = logger
+
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> TogglClient:
         return self
@@ -198,290 +165,199 @@ class TogglClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"TogglClient(base_url={self._root!r}, workspace_id={self._workspace_id!r})"
+        return f"TogglClient(base_url={self.base_url!r})"
 
-    # -- public API ------------------------------------------------------------------------------------------
+    # -- requests --------------------------------------------------------------------------------------------
 
-    @property
-    def workspace_id(self) -> int:
-        """The configured workspace, else the user's default workspace from ``GET /me`` (fetched once)."""
-        if self._workspace_id is None:
-            endpoint = f"GET {V9}/me"
-            body, _ = self._call("GET", V9, "/me")
-            self._workspace_id = parsing.parse_me_workspace_id(body, endpoint)
-        return self._workspace_id
+    def _bucket(self, workspace_id: int) -> str:
+        """Toggl counts per user per organization (§4.2); an unknown organization is keyed by its workspace."""
+        organization_id = self._organizations.get(workspace_id)
+        return workspace_bucket(workspace_id) if organization_id is None else organization_bucket(organization_id)
 
-    def clients(self) -> list[ClientRecord]:
-        body, _ = self._call("GET", V9, "/workspaces/{wid}/clients", params={"status": "both"})
-        return parsing.parse_clients(body, f"GET {V9}/workspaces/{{wid}}/clients", self.workspace_id)
+    def _request(self, method: str, api: str, template: str, workspace_id: int | None = None, **kw: Any) -> Request:
+        bucket = USER_BUCKET if workspace_id is None else self._bucket(workspace_id)
+        return Request(method, api, template, workspace_id, bucket, **kw)
 
-    def projects(self) -> list[ProjectRecord]:
-        endpoint = f"GET {V9}/workspaces/{{wid}}/projects"
-        out: list[ProjectRecord] = []
+    # -- workspaces and metadata -----------------------------------------------------------------------------
+
+    def workspaces(self) -> list[rec.WorkspaceRecord]:
+        """Every workspace of the token's user (``GET /me/workspaces``, on the user quota bucket).
+
+        Remembers each workspace's organization, so later calls are counted against the right quota bucket.
+        """
+        request = self._request("GET", V9, "/me/workspaces")
+        records, _ = self._transport.call(request, partial(decode.decode_workspaces, endpoint=request.endpoint))
+        for workspace in records:
+            before = self._bucket(workspace.id)
+            self._organizations[workspace.id] = workspace.organization_id
+            if self._bucket(workspace.id) != before:
+                # A quota spent while the organization was unknown stays spent under its real bucket.
+                self._transport.quota.move(before, self._bucket(workspace.id))
+        return records
+
+    def _list(self, template: str, workspace_id: int, decoder: Callable[..., list[R]], **kw: Any) -> list[R]:
+        request = self._request("GET", V9, template, workspace_id, **kw)
+        records, _ = self._transport.call(
+            request, partial(decoder, endpoint=request.endpoint, workspace_id=workspace_id)
+        )
+        return records
+
+    def clients(self, workspace_id: int) -> list[rec.ClientRecord]:
+        # Archived clients are hidden unless asked for (reference §2.4).
+        return self._list("/workspaces/{wid}/clients", workspace_id, decode.decode_clients, params={"status": "both"})
+
+    def tags(self, workspace_id: int) -> list[rec.TagRecord]:
+        # Tags accept page/per_page but answer everything when they are omitted (reference §2.6, §8.9).
+        return self._list("/workspaces/{wid}/tags", workspace_id, decode.decode_tags)
+
+    def users(self, workspace_id: int) -> list[rec.UserRecord]:
+        # workspace_users (not /users) because it carries rates, timezone and the global uid.
+        return self._list("/workspaces/{wid}/workspace_users", workspace_id, decode.decode_users)
+
+    def projects(self, workspace_id: int) -> list[rec.ProjectRecord]:
+        def page(number: int) -> tuple[list[rec.ProjectRecord], int, int | None]:
+            params = {"active": "both", "per_page": PROJECTS_PER_PAGE, "page": number}
+            records = self._list("/workspaces/{wid}/projects", workspace_id, decode.decode_projects, params=params)
+            return records, PROJECTS_PER_PAGE, None
+
+        return self._all_pages(f"GET {V9}/workspaces/{{wid}}/projects", "projects", page)
+
+    def tasks(self, workspace_id: int) -> list[rec.TaskRecord] | None:
+        """All tasks (active and done), or None when the plan lacks tasks (402 without quota headers)."""
+        template = "/workspaces/{wid}/tasks"
+
+        def page(number: int) -> tuple[list[rec.TaskRecord], int, int | None]:
+            params = {"active": "both", "per_page": TASKS_PER_PAGE, "page": number}
+            request = self._request("GET", V9, template, workspace_id, params=params)
+            (records, total, per_page), _ = self._transport.call(
+                request, partial(decode.decode_tasks_page, endpoint=request.endpoint, workspace_id=workspace_id)
+            )
+            return records, per_page or TASKS_PER_PAGE, total
+
+        try:
+            return self._all_pages(f"GET {V9}{template}", "tasks", page)
+        except TogglPlanError as exc:
+            msg = f"tasks of workspace {workspace_id} skipped: the workspace plan does not include tasks ({exc})"
+            self.warnings.append(msg)
+            self.log.warning("Toggl %s", msg)
+            return None
+
+    @staticmethod
+    def _all_pages(endpoint: str, what: str, fetch: Callable[[int], tuple[list[R], int, int | None]]) -> list[R]:
+        """Page 1, 2, ... until a short page or ``total`` records; a page of only known ids is an error."""
+        out: list[R] = []
         seen: set[int] = set()
-        for page in range(1, MAX_LIST_PAGES + 1):
-            params = {"active": "both", "per_page": PROJECTS_PER_PAGE, "page": page}
-            body, _ = self._call("GET", V9, "/workspaces/{wid}/projects", params=params)
-            records = parsing.parse_projects(body, endpoint, self.workspace_id)
+        for number in range(1, MAX_LIST_PAGES + 1):
+            records, per_page, total = fetch(number)
             if records and all(r.id in seen for r in records):
-                raise TogglResponseError(endpoint, f"page {page} repeats projects already received")
+                raise TogglResponseError(endpoint, f"page {number} repeats {what} already received")
             seen.update(r.id for r in records)
             out.extend(records)
             # A short page is the last one: saves the extra empty-page request on a 30-requests/hour plan.
-            if len(records) < PROJECTS_PER_PAGE:
+            if len(records) < per_page or (total is not None and len(out) >= total):
                 break
         return out
 
-    def tags(self) -> list[TagRecord]:
-        # Tags accept page/per_page but answer everything when they are omitted (reference §2.6, §8.9).
-        body, _ = self._call("GET", V9, "/workspaces/{wid}/tags")
-        return parsing.parse_tags(body, f"GET {V9}/workspaces/{{wid}}/tags", self.workspace_id)
+    # -- entries ---------------------------------------------------------------------------------------------
 
-    def users(self) -> list[UserRecord]:
-        # workspace_users (not /users) because it carries rates, timezone and the global uid.
-        body, _ = self._call("GET", V9, "/workspaces/{wid}/workspace_users")
-        return parsing.parse_workspace_users(body, f"GET {V9}/workspaces/{{wid}}/workspace_users", self.workspace_id)
+    def iter_entry_pages(self, workspace_id: int, start_date: date, end_date: date) -> Iterator[list[rec.EntryRecord]]:
+        """Detailed-report entries started between the dates (both inclusive), one decoded page at a time.
 
-    def tasks(self) -> list[TaskRecord] | None:
-        """All tasks (active and done), or None when the plan lacks tasks (402 without quota headers)."""
-        endpoint = f"GET {V9}/workspaces/{{wid}}/tasks"
-        out: list[TaskRecord] = []
-        seen: set[int] = set()
-        for page in range(1, MAX_LIST_PAGES + 1):
-            params = {"active": "both", "per_page": TASKS_PER_PAGE, "page": page}
-            try:
-                body, _ = self._call("GET", V9, "/workspaces/{wid}/tasks", params=params)
-            except TogglPlanError as exc:
-                msg = f"tasks skipped: the workspace plan does not include tasks ({exc})"
-                self.warnings.append(msg)
-                self.log.warning("Toggl %s", msg)
-                return None
-            records, total, per_page = parsing.parse_tasks_page(body, endpoint, self.workspace_id)
-            if records and all(r.id in seen for r in records):
-                raise TogglResponseError(endpoint, f"page {page} repeats tasks already received")
-            seen.update(r.id for r in records)
-            out.extend(records)
-            if not records or len(records) < (per_page or TASKS_PER_PAGE):
-                break
-            if total is not None and len(out) >= total:
-                break
-        return out
-
-    def iter_entry_pages(self, start_date: date, end_date: date) -> Iterator[list[EntryRecord]]:
-        """Detailed-report entries started between the dates (both inclusive), one parsed page at a time.
-
-        Ranges longer than :data:`MAX_REPORT_SPAN_DAYS` are split: Toggl's maximum span per report request
-        is undocumented (a third-party source says 366 days), and one extra request per year is cheap.
+        Ranges longer than :data:`MAX_REPORT_SPAN_DAYS` are split into several report spans.
         """
-        start_date = start_date.date() if isinstance(start_date, datetime) else start_date
-        end_date = end_date.date() if isinstance(end_date, datetime) else end_date
-        if start_date > end_date:
-            raise ValueError(f"start_date {start_date} is after end_date {end_date}")
-        for chunk_start, chunk_end in report_spans(start_date, end_date):
-            yield from self._iter_report_span(chunk_start, chunk_end)
+        for first, last in _date_range(start_date, end_date):
+            yield from self._iter_report_span(workspace_id, first, last, {})
 
-    def _iter_report_span(self, start_date: date, end_date: date) -> Iterator[list[EntryRecord]]:
+    def iter_updated_entry_pages(
+        self, workspace_id: int, start_date: date, end_date: date, since: datetime
+    ) -> Iterator[list[rec.EntryRecord]]:
+        """Entries of the date range created or edited at or after ``since``, most recently updated first.
+
+        The detailed search ordered by ``last_update`` descending (reference §3.4) is read page by page until a
+        page holds an entry whose ``at`` is older than ``since``: that page is yielded filtered to
+        ``at >= since`` and the span ends there. Each report span of a long range is read this way. Entries
+        without ``at`` are kept (nothing says they are old). Deleted entries never appear.
+        """
+        if since.tzinfo is None:
+            raise ValueError("since must be a timezone-aware datetime")
+        for first, last in _date_range(start_date, end_date):
+            for page in self._iter_report_span(workspace_id, first, last, BY_LAST_UPDATE):
+                fresh = [e for e in page if e.updated_at is None or e.updated_at >= since]
+                yield fresh
+                if len(fresh) < len(page):
+                    break
+
+    def _report_page(
+        self, workspace_id: int, body: dict[str, Any]
+    ) -> tuple[list[rec.EntryRecord], int, Mapping[str, str]] | None:
+        """One detailed-report page -> (records, rows, headers), or None when Toggl refused the page size
+        (which is then halved: the server may refuse or cap page_size, reference §3.4)."""
+        request = self._request("POST", REPORTS, REPORT_PATH, workspace_id, json_body=body)
+        try:
+            (records, rows), headers = self._transport.call(
+                request, partial(decode.decode_report_page, endpoint=request.endpoint, workspace_id=workspace_id)
+            )
+        except TogglApiError as exc:
+            size = body["page_size"]
+            if not _is_page_size_refusal(exc, size):
+                raise
+            self.page_size = max(1, size // 2)
+            self.stats.page_size_rejections += 1
+            self.stats.retries += 1
+            self.log.info("Toggl rejected page_size=%d (%s); retrying with %d", size, exc.message, self.page_size)
+            return None
+        return records, rows, headers
+
+    def _iter_report_span(
+        self, workspace_id: int, first: date, last: date, order: Mapping[str, str]
+    ) -> Iterator[list[rec.EntryRecord]]:
         endpoint = f"POST {REPORTS}{REPORT_PATH}"
         cursor: tuple[int | None, int | None] | None = None
         seen: set[tuple[int | None, int | None]] = set()
         while True:
             size = self.page_size
-            body: dict[str, Any] = {
-                "start_date": start_date.isoformat(),
-                "end_date": end_date.isoformat(),
-                "page_size": size,
-            }
-            if cursor is not None:
-                if cursor[0] is not None:
-                    body["first_row_number"] = cursor[0]
-                if cursor[1] is not None:
-                    body["first_id"] = cursor[1]
-            try:
-                data, headers = self._call("POST", REPORTS, REPORT_PATH, json_body=body)
-            except TogglApiError as exc:
-                if exc.status == 400 and "page_size" in exc.message.lower() and size > 1:
-                    self.page_size = max(1, size // 2)
-                    self.stats.page_size_rejections += 1
-                    self.stats.retries += 1
-                    self.log.info(
-                        "Toggl rejected page_size=%d (%s); retrying with %d",
-                        size,
-                        exc.message,
-                        self.page_size,
-                    )
-                    continue
-                raise
-            rows = parsing.expect_list(data, endpoint)
-            records = parsing.parse_report_rows(rows, endpoint, self.workspace_id)
-            next_row = _header_int(headers, "X-Next-Row-Number")
-            next_id = _header_int(headers, "X-Next-ID")
-            more = next_row is not None or next_id is not None
-            if more and 0 < len(rows) < size:
+            page = self._report_page(workspace_id, {**_page_body(first, last, size, cursor), **order})
+            if page is None:
+                continue
+            records, rows, headers = page
+            cursor = _next_cursor(headers)
+            if cursor is not None and 0 < rows < size:
                 # The server clamped page_size: ask for what it actually gives from now on.
-                self.log.info("Toggl answered %d rows for page_size=%d; using %d", len(rows), size, len(rows))
-                self.page_size = len(rows)
+                self.log.info("Toggl answered %d rows for page_size=%d; using %d", rows, size, rows)
+                self.page_size = rows
             self.stats.page_size_used = self.page_size
             yield records
-            if not more:
+            if cursor is None:
                 return
-            cursor = (next_row, next_id)
             if cursor in seen:
-                raise TogglResponseError(endpoint, f"pagination cursor repeated (row {next_row}, id {next_id})")
+                raise TogglResponseError(endpoint, f"pagination cursor repeated (row {cursor[0]}, id {cursor[1]})")
             seen.add(cursor)
 
-    def current_entry(self) -> EntryRecord | None:
-        """The running entry of the token's user, or None (Toggl answers JSON ``null``)."""
-        endpoint = f"GET {V9}/me/time_entries/current"
-        body, _ = self._call("GET", V9, "/me/time_entries/current")
-        if isinstance(body, dict) and set(body) == {"data"}:
-            body = body["data"]  # tolerate the stale v8-style envelope shown in one doc page (reference §2.9)
-        if body is None:
-            return None
-        return parsing.parse_v9_entry(body, endpoint)
+    def daily_seconds(self, workspace_id: int, start_date: date, end_date: date) -> dict[date, int]:
+        """Tracked seconds per day of [start_date, end_date] (every day present, 0 included), all users.
 
-    # -- transport -------------------------------------------------------------------------------------------
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def _call(
-        self,
-        method: str,
-        api: str,
-        template: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-    ) -> tuple[Any, Mapping[str, str]]:
-        """One logical request with quota waits and bounded retries -> (decoded JSON body, headers)."""
-        endpoint = f"{method} {api}{template}"
-        path = template.format(wid=self.workspace_id) if "{wid}" in template else template
-        url = f"{self._root}{api}{path}"
-        headers = {"Content-Type": "application/json"} if json_body is not None else None
-        data = json.dumps(json_body) if json_body is not None else None
-        failures = 0
-        quota_402s = 0
-        while True:
-            self._wait_for_quota(endpoint)
-            self.stats.paced_seconds += self._pacer.wait()
-            self.stats.total += 1
-            self.stats.requests_by_endpoint[endpoint] = self.stats.requests_by_endpoint.get(endpoint, 0) + 1
-            retry_after: float | None = None
-            try:
-                resp = self._session.request(
-                    method, url, params=params, data=data, headers=headers, timeout=self.timeout
-                )
-            except _TRANSIENT_EXCEPTIONS as exc:
-                # Only the class name and redacted text; the exception itself is never chained.
-                problem = f"{type(exc).__name__}: {self._redact(str(exc))[:300]}"
-            else:
-                remaining, resets_in = self._note_quota(resp.headers)
-                status = resp.status_code
-                if 200 <= status < 300:
-                    try:
-                        body = json.loads(resp.content)
-                    except ValueError:
-                        problem = f"HTTP {status} with a body that is not valid JSON (truncated or malformed)"
-                    else:
-                        self._block_if_quota_spent(remaining, resets_in)
-                        return body, resp.headers
-                elif status == 402 and self._is_quota_402(resp.headers):
-                    quota_402s += 1
-                    wait = (resets_in if resets_in is not None else DEFAULT_QUOTA_RESET) + 1.0
-                    if wait > self.max_quota_wait_seconds or quota_402s > MAX_QUOTA_WAITS_PER_REQUEST:
-                        raise TogglQuotaError(
-                            endpoint=endpoint, requests_used=self.stats.total, resets_in=wait
-                        ) from None
-                    self.log.warning("Toggl quota exhausted on %s; waiting %.0f s for the reset", endpoint, wait)
-                    self._wait(wait, quota=True)
-                    continue
-                elif status == 429:
-                    retry_after = _retry_after(resp.headers)
-                    problem = "HTTP 429 Too Many Requests"
-                elif status >= 500:
-                    problem = f"HTTP {status}: {self._message(resp)[:200]}"
-                elif status in (401, 403):
-                    detail = self._message(resp) or None
-                    if status == 403 and "{wid}" in template:
-                        # Toggl answers 403 for a workspace the token's user is not a member of, too.
-                        hint = f"workspace {self._workspace_id}: if that id is wrong, fix TOGGL_WORKSPACE_ID"
-                        detail = f"{detail} ({hint})" if detail else hint
-                    raise TogglAuthError(status, endpoint, detail) from None
-                elif status == 402:
-                    raise TogglPlanError(status, endpoint, self._message(resp)) from None
-                else:
-                    raise TogglApiError(status, endpoint, self._message(resp)) from None
-            failures += 1
-            if failures > self.max_retries:
-                raise TogglConnectionError(endpoint, failures, problem) from None
-            if retry_after is not None:
-                if retry_after > self.max_quota_wait_seconds:
-                    raise TogglConnectionError(
-                        endpoint, failures, f"{problem}; Retry-After {retry_after:.0f} s is too long to wait"
-                    ) from None
-                delay = retry_after
-            else:
-                # Full jitter: spreads retries of concurrent clients instead of synchronising them.
-                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (failures - 1)))
-            self.stats.retries += 1
-            self.log.warning(
-                "Toggl %s failed (%s); retry %d/%d in %.2f s",
-                endpoint,
-                problem,
-                failures,
-                self.max_retries,
-                delay,
+        One ``…/search/time_entries/totals`` request per report span with ``granularity: "day"`` and
+        ``with_graph: true``; graph bucket ``i`` is the span's start + ``i`` days. An answer of another
+        resolution or another bucket count is a :class:`TogglResponseError`, never a guess. Which time zone
+        Toggl's day buckets use is undocumented (reference §3.4, §5).
+        """
+        out: dict[date, int] = {}
+        for first, last in _date_range(start_date, end_date):
+            body = {
+                "start_date": first.isoformat(),
+                "end_date": last.isoformat(),
+                "granularity": "day",
+                "with_graph": True,
+            }
+            request = self._request("POST", REPORTS, TOTALS_PATH, workspace_id, json_body=body)
+            days, _ = self._transport.call(
+                request, partial(decode.decode_daily_totals, endpoint=request.endpoint, first_day=first, last_day=last)
             )
-            self._wait(delay)
+            out.update(days)
+        return out
 
-    def _message(self, resp: requests.Response) -> str:
-        try:
-            content = resp.content
-        except _TRANSIENT_EXCEPTIONS:
-            return ""
-        return self._redact(parsing.error_message(content))
-
-    def _note_quota(self, headers: Mapping[str, str]) -> tuple[int | None, float | None]:
-        """Record this answer's quota headers (stats keep the last seen values) and return them."""
-        remaining = _header_int(headers, QUOTA_REMAINING)
-        resets_in = _header_number(headers, QUOTA_RESETS_IN)
-        if remaining is not None:
-            self.stats.quota_remaining = remaining
-        if resets_in is not None:
-            self.stats.quota_resets_in = resets_in
-        return remaining, resets_in
-
-    @staticmethod
-    def _is_quota_402(headers: Mapping[str, str]) -> bool:
-        # 402 also means "plan lacks this feature"; only the quota flavour carries the quota headers
-        # (reference §4.3). A 402 that reports quota left is a plan refusal, whatever headers it has.
-        if QUOTA_REMAINING not in headers and QUOTA_RESETS_IN not in headers:
-            return False
-        remaining = _header_int(headers, QUOTA_REMAINING)
-        return remaining is None or remaining <= 0
-
-    def _block_if_quota_spent(self, remaining: int | None, resets_in: float | None) -> None:
-        """After a success that used the window's last request, the next request waits for the reset."""
-        if remaining is not None and remaining <= 0:
-            wait = (resets_in if resets_in is not None else DEFAULT_QUOTA_RESET) + 1.0
-            self._quota_blocked_until = time.monotonic() + wait
-
-    def _wait_for_quota(self, endpoint: str) -> None:
-        if self._quota_blocked_until is None:
-            return
-        wait = self._quota_blocked_until - time.monotonic()
-        if wait > self.max_quota_wait_seconds:
-            raise TogglQuotaError(endpoint=endpoint, requests_used=self.stats.total, resets_in=wait)
-        self._quota_blocked_until = None
-        if wait > 0:
-            self.log.warning("Toggl quota used up; waiting %.0f s for the reset before %s", wait, endpoint)
-            self._wait(wait, quota=True)
-
-    def _wait(self, seconds: float, *, quota: bool = False) -> None:
-        if quota:
-            self.stats.quota_waits += 1
-        self.stats.waited_seconds += seconds
-        if seconds > 0:
-            self._sleep(seconds)
+    def current_entry(self) -> rec.EntryRecord | None:
+        """The running entry of the token's user, or None (Toggl answers JSON ``null``)."""
+        request = self._request("GET", V9, "/me/time_entries/current")
+        entry, _ = self._transport.call(request, partial(decode.decode_current_entry, endpoint=request.endpoint))
+        return entry
