@@ -318,7 +318,7 @@ def test_errors_name_the_endpoint_and_the_field(body: object, path: str) -> None
             {"time_entries": [{"id": 1, "start": "2024-01-01T00:00:00Z", "stop": "soon"}]},
             "rows[0].time_entries[0].stop",
         ),
-        ({"time_entries": [{"id": 1, "start": None}]}, "rows[0].time_entries[0].start"),
+        ({"time_entries": [{"id": 1, "start": None}]}, "rows[0].time_entries[0] lacks required timestamp 'start'"),
         ({"time_entries": []}, "rows[0] has no time_entries"),
     ],
 )
@@ -431,3 +431,27 @@ def test_totals_that_cannot_be_mapped_are_errors(body: dict, problem: str) -> No
     with pytest.raises(TogglResponseError) as info:
         decode.decode_daily_totals(_b(body), TOTALS_EP, date(2024, 2, 28), date(2024, 3, 2))
     assert TOTALS_EP in str(info.value) and problem in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (_row(description=12345), "rows[0].description should be a string, got 12345"),
+        (_row(user_id="seven"), "rows[0].user_id should be an integer, got 'seven'"),
+        (_row(tag_ids="1,2"), "rows[0].tag_ids should be an array, got '1,2'"),
+        (_row(hourly_rate_in_cents=True), "rows[0].hourly_rate_in_cents should be a number, got True"),
+        (
+            _row(time_entries=[{"id": 1, "start": "yesterday"}]),
+            "rows[0].time_entries[0].start is not an RFC 3339 timestamp: 'yesterday'",
+        ),
+        (_row(time_entries=[{"id": None, "start": "2024-01-01T00:00:00Z"}]), "lacks required integer 'id'"),
+        (_row(time_entries=[{"start": "2024-01-01T00:00:00Z"}]), "rows[0].time_entries[0] lacks required field 'id'"),
+        ("not a row", "rows[0] should be a JSON object, got 'not a row'"),
+    ],
+)
+def test_error_messages_say_what_the_field_should_be_and_what_came(row: object, problem: str) -> None:
+    """The wording the application's failure messages (and their tests) rely on."""
+    with pytest.raises(TogglResponseError) as info:
+        parse_report_rows([row], REPORT_EP, 9)
+    assert str(info.value).startswith(f"Unexpected Toggl response from {REPORT_EP}: ")
+    assert str(info.value).endswith(problem) and info.value.endpoint == REPORT_EP

@@ -9,6 +9,9 @@ endpoint and the path of the field (``clients[0].id``).
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -34,16 +37,63 @@ class MalformedBody(TogglResponseError):
     """The body is not JSON at all (typically cut short in transit): the transport retries these."""
 
 
-def _where(message: str, root: str) -> str:
-    """msgspec names the field as ``$[0].id``; say ``clients[0].id`` instead."""
-    return message.replace("`$", f"`{root}")
+# msgspec's type names -> (the noun after "should be", the noun after "lacks required").
+_NOUNS = {
+    "int": ("an integer", "integer"),
+    "str": ("a string", "string"),
+    "bool": ("a boolean", "boolean"),
+    "array": ("an array", "array"),
+    "object": ("a JSON object", "object"),
+    "decimal": ("a number", "number"),
+    "float": ("a number", "number"),
+    "datetime": ("an RFC 3339 timestamp", "timestamp"),
+}
+_MSGSPEC_ERROR = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_EXPECTED = re.compile(r"^Expected `(?P<expected>[^`]*)`, got `(?P<got>[^`]*)`$")
+_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
+
+
+def _value_at(body: Any, path: str) -> Any:
+    """The JSON value at a msgspec path such as ``[0].time_entries[0].id`` (for the error message only)."""
+    for key, index in _STEP.findall(path):
+        try:
+            body = body[key] if key else body[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+def _noun(expected: str, form: int = 0) -> str:
+    kinds = [kind for kind in expected.split(" | ") if kind != "null"]
+    return " or ".join(_NOUNS[kind][form] if kind in _NOUNS else kind for kind in kinds)
+
+
+def _explain(message: str, root: str, body: Callable[[], Any]) -> str:
+    """msgspec's ``Expected `int`, got `str` - at `$[0].id``` in the words of the field: ``clients[0].id should be
+    an integer, got '7'``; a null required field ``lacks required integer 'id'``."""
+    parts = _MSGSPEC_ERROR.match(message)
+    what, path = (parts["what"], parts["path"] or "") if parts else (message, "")
+    where = f"{root}{path}"
+    expected = _EXPECTED.match(what)
+    if expected and expected["got"] == "null" and "." in where:
+        parent, field = where.rsplit(".", 1)
+        return f"{parent} lacks required {_noun(expected['expected'], 1)} {field!r}"
+    if expected:
+        return f"{where} should be {_noun(expected['expected'])}, got {_value_at(body(), path)!r:.80}"
+    if what.startswith("Invalid RFC3339"):
+        return f"{where} is not an RFC 3339 timestamp: {_value_at(body(), path)!r:.80}"
+    if what.startswith("Invalid decimal"):
+        return f"{where} should be a number, got {_value_at(body(), path)!r:.80}"
+    if what.startswith("Object missing required field"):
+        return f"{where} lacks required field {what.rsplit(' ', 1)[-1].strip('`')!r}"
+    return f"{where}: {what}"
 
 
 def _decode(decoder: msgspec.json.Decoder[T], content: bytes, endpoint: str, root: str) -> T:
     try:
         return decoder.decode(content)
     except msgspec.ValidationError as exc:
-        raise TogglResponseError(endpoint, _where(str(exc), root)) from None
+        raise TogglResponseError(endpoint, _explain(str(exc), root, lambda: json.loads(content))) from None
     except msgspec.DecodeError as exc:
         raise MalformedBody(endpoint, f"the body is not valid JSON ({exc})") from None
 
@@ -463,7 +513,7 @@ def decode_current_entry(content: bytes, endpoint: str) -> EntryRecord | None:
     try:
         e = msgspec.convert(body, _V9Entry)
     except msgspec.ValidationError as exc:
-        raise TogglResponseError(endpoint, _where(str(exc), "time_entry")) from None
+        raise TogglResponseError(endpoint, _explain(str(exc), "time_entry", lambda: body)) from None
     workspace_id = _first(e.workspace_id, e.wid)
     if workspace_id is None:
         raise TogglResponseError(endpoint, "time_entry lacks 'workspace_id'/'wid'")

@@ -259,11 +259,13 @@ class Transport:
         seen = quota_headers(resp.headers)
         self.stats.note_quota(request.bucket, seen)
         if 200 <= resp.status_code < 300:
+            # Counted by Toggl whatever the body holds: a window's last request blocks the bucket even if the
+            # body then turns out cut short.
+            self.quota.note_success(request.bucket, seen)
             try:
                 value = decode(resp.content)
             except MalformedBody:
                 return _Retry(f"HTTP {resp.status_code} with a body that is not valid JSON (truncated or malformed)")
-            self.quota.note_success(request.bucket, seen)
             return value, resp.headers
         return self._classify_failure(request, resp, seen)
 
