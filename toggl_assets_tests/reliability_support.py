@@ -19,8 +19,8 @@ import psycopg
 from psycopg import sql
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.defs.resources import TogglResource, WarehouseResource
-from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB
+from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
+from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START, SYNC_JOB
 from toggl_assets.settings import Settings
 from toggl_assets.simulator import Simulator
 from toggl_assets.warehouse import checks
@@ -47,7 +47,7 @@ def new_database(socket_dir: str) -> Iterator[str]:
 
 
 def make_resources(sim: Simulator, warehouse_url: str, token: str | None = None, **toggl: Any) -> dict[str, Any]:
-    options: dict[str, Any] = {"requests_per_second": 0, "workspace_id": sim.workspace_id, **toggl}
+    options: dict[str, Any] = {"requests_per_second": 0, "workspace_ids": str(sim.workspace_id), **toggl}
     return {
         "toggl": TogglResource(api_token=token or sim.api_token, api_url=sim.url, **options),
         "warehouse": WarehouseResource(url=warehouse_url),

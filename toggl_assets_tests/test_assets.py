@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.defs.resources import TogglResource, WarehouseResource
-from toggl_assets.defs.schedules import RANGE_END, RANGE_START, SYNC_JOB
+from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
+from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START, SYNC_JOB
 from toggl_assets.settings import Settings
 from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets_tests.factories import workspace_spec
@@ -31,7 +31,7 @@ def simulator() -> Iterator[Simulator]:
 
 
 def make_resources(sim: Simulator, warehouse_url: str, **toggl: object) -> dict[str, object]:
-    options = {"workspace_id": sim.workspace_id, "requests_per_second": 0, "page_size": PAGE, **toggl}
+    options = {"workspace_ids": str(sim.workspace_id), "requests_per_second": 0, "page_size": PAGE, **toggl}
     return {
         "toggl": TogglResource(api_token=sim.api_token, api_url=sim.url, **options),
         "warehouse": WarehouseResource(url=warehouse_url),

@@ -12,8 +12,9 @@ import dagster as dg
 import pytest
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.defs.partitions import build_partitions
-from toggl_assets.defs.schedules import RANGE_END, RANGE_START, trailing_range
+from toggl_assets.orchestration.partitions import build_partitions
+from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START
+from toggl_assets.orchestration.schedules import trailing_range
 from toggl_assets.settings import Settings
 
 SETTINGS = Settings(timezone="Europe/Berlin", start_date=date(2024, 1, 1), trailing_days=7)
@@ -111,7 +112,7 @@ def test_daily_schedule_requests_the_trailing_window_ending_yesterday(defs):
     [request] = result.run_requests
     assert request.tags[RANGE_START] == "2024-03-03"
     assert request.tags[RANGE_END] == "2024-03-09"
-    assert request.job_name in (None, "toggl_sync")
+    assert request.job_name in (None, "toggl_daily")  # metadata, trailing days, history reconciliation
 
 
 def test_trailing_range_never_starts_before_the_first_partition(defs):
@@ -122,7 +123,8 @@ def test_trailing_range_never_starts_before_the_first_partition(defs):
             dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
         ).run_requests
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2024-01-01", "2024-01-02")
-    assert trailing_range(datetime(2024, 5, 1), 1) == ("2024-04-30", "2024-04-30")
+    assert trailing_range(date(2024, 5, 1), 1, date(2024, 1, 1)) == ("2024-04-30", "2024-04-30")
+    assert trailing_range(date(2024, 1, 1), 7, date(2024, 1, 1)) is None
 
 
 def test_schedule_can_start_switched_on():

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.defs.schedules import RANGE_END, RANGE_START
+from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START
 from toggl_assets.settings import Settings
 from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets_tests.factories import workspace_spec

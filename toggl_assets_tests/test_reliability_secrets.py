@@ -17,7 +17,7 @@ from psycopg import sql
 
 import toggl_assets
 from toggl_assets.cli import _failure_message
-from toggl_assets.defs.resources import WarehouseResource
+from toggl_assets.orchestration.resources import WarehouseResource
 from toggl_assets.settings import ConfigError
 from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets_tests.factories import workspace_spec
