@@ -71,6 +71,8 @@ def rollup_zone(conn: psycopg.Connection, schema: str, workspace_id: int) -> str
 
 
 def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bool) -> None:
+    # A year of days is grouped in memory; the default 4 MB would spill the sort to disk.
+    conn.execute("SET LOCAL work_mem = '64MB'")
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in ROLLUP_COLUMNS)
     conn.execute(
         sql.SQL("INSERT INTO {s}.toggl_daily_rollup ({cols}) {select}").format(

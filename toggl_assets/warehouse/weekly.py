@@ -150,6 +150,7 @@ def refresh_weekly_summaries(
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in SUMMARY_COLUMNS)
     params = weekly_parameters(week_starts, timezone, workspace_ids)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SUMMARY_LOCK_KEY,))
+    conn.execute("SET LOCAL work_mem = '64MB'")  # a year of weeks is aggregated in memory
     ensure_rollups(conn, raw_schema, params["ws"], timezone)
     conn.execute(
         sql.SQL(
