@@ -7,6 +7,7 @@ from typing import Any
 
 from toggl_assets.records import ClientRecord, EntryRecord, ProjectRecord, TagRecord, UserRecord
 from toggl_assets.simulator import WorkspaceSpec
+from toggl_assets.warehouse.entries import EntryLoadStats, EntryStaging
 
 WORKSPACE_ID = 1
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -79,3 +80,22 @@ SPEC_DEFAULTS: dict[str, Any] = {
 def workspace_spec(seed: int, entries: int, start: date, end: date, **overrides: Any) -> WorkspaceSpec:
     """A small generated workspace for the simulator; ``overrides`` change sizes, plan or edge cases."""
     return WorkspaceSpec(seed=seed, entries=entries, start=start, end=end, **{**SPEC_DEFAULTS, **overrides})
+
+
+def load_entries(
+    conn: Any,
+    records: Any,
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    workspace_id: int = WORKSPACE_ID,
+    timezone: str = "UTC",
+    schema: str = "raw",
+    synced_at: datetime | None = None,
+) -> EntryLoadStats:
+    """Stage ``records`` and merge one workspace's window, in the caller's transaction (test convenience)."""
+    stage = EntryStaging(conn, schema)
+    stage.add(records)
+    stats = stage.merge_window(workspace_id, window_start, window_end, timezone=timezone, synced_at=synced_at)
+    stage.close()
+    return stats

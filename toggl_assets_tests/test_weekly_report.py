@@ -11,21 +11,26 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from toggl_assets.warehouse.load import load_entries, upsert_clients, upsert_projects, upsert_users
+from toggl_assets.report_format import format_weekly_report_table
+from toggl_assets.warehouse.metadata import upsert_clients, upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
-from toggl_assets.warehouse.weekly import (
-    build_weekly_report,
-    format_weekly_report_table,
-    refresh_weekly_summary,
-    weekly_hours_by_project,
-    weekly_report,
-)
-from toggl_assets_tests.factories import client, entry, project, user, utc
+from toggl_assets.warehouse.weekly import build_weekly_report, refresh_weekly_summaries, weekly_hours_by_project
+from toggl_assets.warehouse.weekly import weekly_report as workspace_weekly_report
+from toggl_assets_tests.factories import WORKSPACE_ID, client, entry, load_entries, project, user, utc
 
 # Toggl's Reports API v2 documentation of the weekly report (a copy of the project's seed document 003).
 SEED = Path(__file__).parent / "data" / "toggl_weekly_report_v2.txt"
 SINCE = date(2013, 5, 19)  # the example request's since
 FAR = (utc(2013, 1, 1), utc(2014, 1, 1))
+
+
+def weekly_report(conn: psycopg.Connection, since: date, tz: str, **options: str) -> dict:
+    """The report of the tests' one workspace."""
+    return workspace_weekly_report(conn, WORKSPACE_ID, since, tz, **options)
+
+
+def refresh_weekly_summary(conn: psycopg.Connection, week: date, tz: str) -> int:
+    return refresh_weekly_summaries(conn, [week], tz, workspace_ids=[WORKSPACE_ID])
 
 
 def seed_example() -> dict:
@@ -48,12 +53,15 @@ def at(day: int, hour: int = 9) -> datetime:
 @pytest.fixture
 def example(db: psycopg.Connection) -> psycopg.Connection:
     """The data behind Toggl's documented example response."""
-    upsert_clients(db, [client(1, "Toggl")])
+    upsert_clients(db, [client(1, "Toggl")], workspace_id=1)
     upsert_projects(
         db,
         [project(7363449, "Toggl Desktop", client_id=1, currency="EUR"), project(1651, "Important Client")],
+        workspace_id=1,
     )
-    upsert_users(db, [user(352243, "John Swift"), user(31232243, "Jane Doe"), user(19569, "John Swift")])
+    upsert_users(
+        db, [user(352243, "John Swift"), user(31232243, "Jane Doe"), user(19569, "John Swift")], workspace_id=1
+    )
     records = [
         # Billable 4 h at 10 EUR/h without a billable_amount: earnings come from the rate (40 EUR).
         entry(1, at(5), 14_400, project_id=7363449, user_id=352243, is_billable=True,
@@ -94,19 +102,23 @@ def test_users_grouping(example: psycopg.Connection) -> None:
 
 
 def test_users_grouping_detail_order(db: psycopg.Connection) -> None:
-    upsert_clients(db, [client(1, "Zeta"), client(2, "Alpha")])
+    upsert_clients(db, [client(1, "Zeta"), client(2, "Alpha")], workspace_id=1)
     upsert_projects(
-        db, [project(10, "P-zeta", client_id=1), project(11, "P-alpha", client_id=2), project(12, "A-none")]
+        db,
+        [project(10, "P-zeta", client_id=1), project(11, "P-alpha", client_id=2), project(12, "A-none")],
+        workspace_id=1,
     )
-    upsert_users(db, [user(1, "Ann")])
+    upsert_users(db, [user(1, "Ann")], workspace_id=1)
     load_entries(db, [entry(i, at(1), 60, user_id=1, project_id=p) for i, p in enumerate([None, 10, 11, 12])], *FAR)
     report = weekly_report(db, SINCE, "UTC", grouping="users")
     assert [d["pid"] for d in report["data"][0]["details"]] == [11, 10, 12, None]
 
 
 def test_earnings_in_two_currencies(db: psycopg.Connection) -> None:
-    upsert_projects(db, [project(1, "Euro work", currency="EUR"), project(2, "Dollar work", currency="USD")])
-    upsert_users(db, [user(5, "Ann")])
+    upsert_projects(
+        db, [project(1, "Euro work", currency="EUR"), project(2, "Dollar work", currency="USD")], workspace_id=1
+    )
+    upsert_users(db, [user(5, "Ann")], workspace_id=1)
     records = [
         entry(1, at(1), 7200, project_id=1, user_id=5, is_billable=True, billable_amount=Decimal("40")),
         entry(2, at(3), 3600, project_id=1, user_id=5, is_billable=False),  # worth 0 EUR that day
@@ -187,7 +199,7 @@ def test_refresh_weekly_summary_replaces_only_that_week(example: psycopg.Connect
     rows = example.execute(
         "SELECT week_start, project_id, user_name, day3_ms, day5_ms, total_ms, billable_ms, earnings,"
         " day5_earnings"
-        " FROM analytics.toggl_weekly_summary ORDER BY week_start, total_ms"
+        " FROM analytics.toggl_weekly_summary ORDER BY week_start, total_ms, project_id"
     ).fetchall()
     assert rows == [
         (SINCE, None, "John Swift", 1000, None, 7_204_000, None, Decimal("0.00"), None),
@@ -230,7 +242,7 @@ def test_build_weekly_report_validates_arguments() -> None:
 
 def test_weekly_hours_by_project(example: psycopg.Connection) -> None:
     refresh_weekly_summary(example, SINCE, "UTC")
-    assert weekly_hours_by_project(example, SINCE) == [
+    assert weekly_hours_by_project(example, WORKSPACE_ID, SINCE) == [
         ("(no project)", 2, 1 / 3600),
         ("(no project)", 3, 7203 / 3600),
         ("Important Client", 2, 4.0),

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import namedtuple_row
 
-from toggl_assets.settings import validate_schema_name
+from toggl_assets.warehouse.db import schema_ident
+from toggl_assets.warehouse.values import json_safe
 
 SAMPLE_SIZE = 10
 # Toggl stores start/stop with second precision but durations in seconds too; the detailed report can
 # truncate sub-second parts differently for start, stop and duration, so up to 999 ms of drift is normal.
 DURATION_TOLERANCE_MS = 1000
-TABLES = ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks", "toggl_entries")
+TABLES = (
+    "toggl_workspaces",
+    "toggl_clients",
+    "toggl_projects",
+    "toggl_tags",
+    "toggl_users",
+    "toggl_tasks",
+    "toggl_entries",
+)
 
 # (label, SELECT yielding (row id, referenced id) pairs, referenced table)
 _REFERENCES: tuple[tuple[str, str, str], ...] = (
@@ -27,6 +35,10 @@ _REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("toggl_entries.tag_ids", "SELECT id, unnest(tag_ids) AS ref FROM {s}.toggl_entries", "toggl_tags"),
     ("toggl_projects.client_id", "SELECT id, client_id AS ref FROM {s}.toggl_projects", "toggl_clients"),
     ("toggl_tasks.project_id", "SELECT id, project_id AS ref FROM {s}.toggl_tasks", "toggl_projects"),
+    *(
+        (f"{t}.workspace_id", f"SELECT id, workspace_id AS ref FROM {{s}}.{t}", "toggl_workspaces")
+        for t in ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks", "toggl_entries")
+    ),
 )
 
 
@@ -40,24 +52,15 @@ class CheckResult:
     description: str = ""
 
 
-CheckOutcome = CheckResult  # alias used by the Dagster asset checks
-
-
-def _json(value: Any) -> Any:
-    """Make sample values JSON-serializable (they end up in Dagster metadata)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
 def _row(**values: Any) -> dict[str, Any]:
-    return {k: _json(v) for k, v in values.items()}
+    """A sample row, JSON-ready (samples end up in Dagster metadata)."""
+    return {k: json_safe(v) for k, v in values.items()}
 
 
-def _s(schema: str) -> sql.Identifier:
-    return sql.Identifier(validate_schema_name(schema, "schema"))
+def _window_filter(workspace_id: int | None) -> sql.Composable:
+    """``start`` in [%(start)s, %(end)s), of one workspace when ``workspace_id`` is given."""
+    scope = "" if workspace_id is None else " AND workspace_id = %(ws)s"
+    return sql.SQL("start >= %(start)s AND start < %(end)s" + scope)
 
 
 def foreign_keys_resolve(conn: psycopg.Connection, schema: str = "raw") -> CheckResult:
@@ -66,7 +69,7 @@ def foreign_keys_resolve(conn: psycopg.Connection, schema: str = "raw") -> Check
     The real FKs already enforce most of these; ``tag_ids`` (an array) cannot have one, and the check also
     catches FKs that were disabled or dropped.
     """
-    s = _s(schema)
+    s = schema_ident(schema)
     parts = [
         sql.SQL(
             "SELECT {label} AS reference, r.id, r.ref FROM ({refs}) r"
@@ -85,7 +88,7 @@ def foreign_keys_resolve(conn: psycopg.Connection, schema: str = "raw") -> Check
 
 def no_duplicate_ids(conn: psycopg.Connection, schema: str = "raw", tables: tuple[str, ...] = TABLES) -> CheckResult:
     """No table holds an id twice (the PKs guarantee it; this guards against dropped constraints)."""
-    s = _s(schema)
+    s = schema_ident(schema)
     parts = [
         sql.SQL("SELECT {label} AS tbl, id, count(*) AS n FROM {s}.{t} GROUP BY id HAVING count(*) > 1").format(
             label=sql.Literal(t), s=s, t=sql.Identifier(t)
@@ -114,54 +117,49 @@ def durations_consistent(conn: psycopg.Connection, schema: str = "raw") -> Check
            OR duration_ms < 0
            OR abs(extract(epoch FROM "end" - start) * 1000 - duration_ms) >= %s
         ORDER BY id LIMIT %s"""
-    ).format(s=_s(schema))
+    ).format(s=schema_ident(schema))
     rows = conn.execute(query, (DURATION_TOLERANCE_MS, SAMPLE_SIZE)).fetchall()
     failures = int(rows[0][4]) if rows else 0
     sample = [_row(id=r[0], start=r[1], end=r[2], duration_ms=r[3]) for r in rows]
     return CheckResult(failures == 0, failures, sample, "durations match start/end")
 
 
-def window_row_count(conn: psycopg.Connection, schema: str, window_start: datetime, window_end: datetime) -> int:
-    """Entries whose start lies in [window_start, window_end)."""
-    query = sql.SQL("SELECT count(*) FROM {s}.toggl_entries WHERE start >= %s AND start < %s").format(s=_s(schema))
-    row = conn.execute(query, (window_start, window_end)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def entries_within_window(
+def window_row_count(
     conn: psycopg.Connection,
     schema: str,
     window_start: datetime,
     window_end: datetime,
-    expected_ids_count: int | None = None,
-) -> CheckResult:
-    """After merging a window: no entry in it ends before it starts and, when ``expected_ids_count`` (the
-    number of distinct entries Toggl returned for the window) is given, the window holds exactly that many."""
-    count = window_row_count(conn, schema, window_start, window_end)
-    query = sql.SQL(
-        """SELECT id, start, "end", count(*) OVER () FROM {s}.toggl_entries
-        WHERE start >= %s AND start < %s AND "end" < start ORDER BY id LIMIT %s"""
-    ).format(s=_s(schema))
-    rows = conn.execute(query, (window_start, window_end, SAMPLE_SIZE)).fetchall()
-    failures = int(rows[0][3]) if rows else 0
-    sample: list[Any] = [{"id": r[0], "start": r[1], "end": r[2], "problem": "end before start"} for r in rows]
-    if expected_ids_count is not None and count != expected_ids_count:
-        failures += abs(count - expected_ids_count)
-        sample.insert(0, {"problem": "row count", "in_database": count, "expected": expected_ids_count})
-    return CheckResult(failures == 0, failures, sample, f"{count} entries in window")
+    *,
+    workspace_id: int | None = None,
+) -> int:
+    """Entries whose start lies in [window_start, window_end) (of one workspace when ``workspace_id`` is given)."""
+    query = sql.SQL("SELECT count(*) FROM {s}.toggl_entries WHERE {where}").format(
+        s=schema_ident(schema), where=_window_filter(workspace_id)
+    )
+    row = conn.execute(query, {"start": window_start, "end": window_end, "ws": workspace_id}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def entries_synced_outside_window(
-    conn: psycopg.Connection, schema: str, window_start: datetime, window_end: datetime, synced_at: datetime
+    conn: psycopg.Connection,
+    schema: str,
+    window_start: datetime,
+    window_end: datetime,
+    synced_at: datetime,
+    *,
+    workspace_id: int | None = None,
 ) -> int:
     """Entries written by the sync stamped ``synced_at`` (inserted or changed) that start outside the window.
 
     A merge only writes rows of its window, so anything else indicates a bug; 0 is the expected answer.
     """
+    scope = "" if workspace_id is None else " AND workspace_id = %(ws)s"
     query = sql.SQL(
-        "SELECT count(*) FROM {s}.toggl_entries WHERE synced_at = %s AND NOT (start >= %s AND start < %s)"
-    ).format(s=_s(schema))
-    row = conn.execute(query, (synced_at, window_start, window_end)).fetchone()
+        "SELECT count(*) FROM {s}.toggl_entries WHERE synced_at = %(synced_at)s"
+        " AND NOT (start >= %(start)s AND start < %(end)s)" + scope
+    ).format(s=schema_ident(schema))
+    params = {"synced_at": synced_at, "start": window_start, "end": window_end, "ws": workspace_id}
+    row = conn.execute(query, params).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -171,13 +169,15 @@ def window_preview(
     window_start: datetime,
     window_end: datetime,
     limit: int = SAMPLE_SIZE,
+    *,
+    workspace_id: int | None = None,
 ) -> list[Any]:
     """The first entries of the window by start, as named tuples (all columns of toggl_entries)."""
-    query = sql.SQL(
-        "SELECT * FROM {s}.toggl_entries WHERE start >= %s AND start < %s ORDER BY start, id LIMIT %s"
-    ).format(s=_s(schema))
+    query = sql.SQL("SELECT * FROM {s}.toggl_entries WHERE {where} ORDER BY start, id LIMIT %(limit)s").format(
+        s=schema_ident(schema), where=_window_filter(workspace_id)
+    )
     with conn.cursor(row_factory=namedtuple_row) as cur:
-        cur.execute(query, (window_start, window_end, limit))
+        cur.execute(query, {"start": window_start, "end": window_end, "ws": workspace_id, "limit": limit})
         return cur.fetchall()
 
 

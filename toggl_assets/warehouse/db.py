@@ -1,13 +1,18 @@
-"""Connecting to the warehouse without ever leaking the database password into messages or logs."""
+"""Connecting to the warehouse without ever leaking the database password; SQL names; the writers' lock.
+
+Also the one place that validates schema names and time zones for the warehouse (``toggl_assets.settings``
+imports them from here: the warehouse does not depend on the application's settings).
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 # ``postgresql+psycopg://`` / ``postgres+psycopg2://``: SQLAlchemy-style URLs people paste from other tools.
 _DRIVER_PREFIX = re.compile(r"^(?P<scheme>postgres(?:ql)?)\+[A-Za-z0-9_]+://", re.IGNORECASE)
@@ -16,10 +21,57 @@ _URL_PASSWORD = re.compile(r"^(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:)(?P<p
 _QUERY_PASSWORD = re.compile(r"(?P<pre>[?&]password=)(?P<pw>[^&#]*)", re.IGNORECASE)
 _KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s'&]+)", re.IGNORECASE)
 _REDACTED = "***"
+# Schema names are lower-case SQL identifiers (63 bytes at most): no quoting surprises, no injection.
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Arbitrary constant (ASCII "tgload") shared by every process writing to the warehouse.
+LOAD_LOCK_KEY = 0x7467_6C6F_6164
 
 
 class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message is safe to log (it never contains a password)."""
+
+
+class InvalidNameError(ValueError):
+    """A schema name or time zone given to the warehouse is not acceptable (the message says which and why)."""
+
+
+def validate_schema_name(value: str, name: str = "schema") -> str:
+    """Return ``value`` if it is a lower-case SQL identifier; ``name`` says where it came from in the error."""
+    if not isinstance(value, str) or not SCHEMA_NAME.match(value):
+        raise InvalidNameError(f"{name} must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got {value!r}")
+    return value
+
+
+def schema_ident(schema: str, name: str = "schema") -> sql.Identifier:
+    """The validated schema name as an SQL identifier, ready for ``sql.SQL(...).format``."""
+    return sql.Identifier(validate_schema_name(schema, name))
+
+
+def validate_timezone(value: str, name: str = "timezone") -> str:
+    """Return ``value`` if it is an IANA time zone name (the same names PostgreSQL's ``AT TIME ZONE`` knows)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidNameError(f"{name} must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
+    return value
+
+
+def require_transaction(conn: psycopg.Connection) -> None:
+    """Refuse an autocommit connection outside ``conn.transaction()``.
+
+    Autocommit would release the advisory lock after each statement, and a failure halfway through would leave
+    a partial load behind. An autocommit connection inside ``with conn.transaction():`` is fine.
+    """
+    if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        raise WarehouseError(
+            "warehouse loads need a transaction: use autocommit=False or wrap the call in conn.transaction()"
+        )
+
+
+def lock_for_load(conn: psycopg.Connection) -> None:
+    """Serialize warehouse writers until the caller's transaction ends (commit or rollback releases it)."""
+    require_transaction(conn)
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
 
 
 def strip_driver(url: str) -> str:

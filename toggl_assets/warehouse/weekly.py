@@ -37,7 +37,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from toggl_assets.settings import parse_timezone, validate_schema_name
+from toggl_assets.warehouse.db import schema_ident, validate_timezone
+from toggl_assets.warehouse.rollup import daily_rows_sql, day_runs, ensure_rollups
 
 DAYS = 7
 # Arbitrary constant (ASCII "tgweek"): concurrent refreshes of the summary run one after the other instead of
@@ -62,111 +63,106 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def build_weekly_aggregate_sql(raw_schema: str = "raw") -> sql.Composed:
-    """SELECT of ``week_start`` and :data:`SUMMARY_COLUMNS` for the 7 days from each date of ``%(weeks)s``
-    (a date array; ``%(first)s``/``%(last)s`` are its smallest and largest date) in ``%(tz)s``.
+def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = True) -> sql.Composed:
+    """SELECT of ``workspace_id``, ``week_start`` and :data:`SUMMARY_COLUMNS` for the 7 days from each date of
+    ``%(weeks)s`` (a date array; ``%(first)s``/``%(last)s`` are its smallest and largest date) in ``%(tz)s``,
+    for the workspaces ``%(ws)s`` (bigint[]).
 
-    One index range scan covers all the weeks; each entry's week is found by arithmetic on its local day
-    (weeks are 7 days apart from ``first``; dates of ``weeks`` that are not are simply not matched). Rows are
-    grouped by ids and the names are joined afterwards, on the few aggregated rows.
+    The per-day figures come from the daily rollup (``from_rollup``, which must be kept in ``%(tz)s``: see
+    :func:`~toggl_assets.warehouse.rollup.ensure_rollups`) or straight from the entries by the rollup's own
+    SELECT (one index range scan; for a single week). Each day's week is found by arithmetic on its local day
+    (weeks are 7 days apart from ``first``; dates of ``weeks`` that are not are simply not matched). An entry's
+    currency is its own, else its project's. Names are joined last, on the few aggregated rows.
     """
-    raw = sql.Identifier(validate_schema_name(raw_schema, "raw_schema"))
+    raw = schema_ident(raw_schema, "raw_schema")
     day_ms = sql.SQL(",\n").join(
-        sql.SQL("sum(e.duration_ms) FILTER (WHERE e.day = {}) AS {}").format(sql.Literal(i), sql.Identifier(c))
+        sql.SQL("sum(e.ms) FILTER (WHERE e.dow = {}) AS {}").format(sql.Literal(i), sql.Identifier(c))
         for i, c in enumerate(_DAY_MS)
     )
     day_earnings = sql.SQL(",\n").join(
-        sql.SQL("sum(e.cents) FILTER (WHERE e.day = {}) / 100.0 AS {}").format(sql.Literal(i), sql.Identifier(c))
+        sql.SQL("sum(e.cents) FILTER (WHERE e.dow = {}) / 100.0 AS {}").format(sql.Literal(i), sql.Identifier(c))
         for i, c in enumerate(_DAY_EARNINGS)
     )
-    # Money is summed in integer cents: exact, and much cheaper per row than numeric.
+    source = (
+        sql.SQL(
+            "SELECT * FROM {raw}.toggl_daily_rollup WHERE workspace_id = ANY(%(ws)s::bigint[])"
+            " AND day >= %(first)s::date AND day < %(last)s::date + 7"
+        ).format(raw=raw)
+        if from_rollup
+        else daily_rows_sql(raw_schema)
+    )
     return sql.SQL(
-        """WITH e AS (
-            SELECT %(first)s::date + (x.offset_days / 7) * 7 AS week_start, x.offset_days %% 7 AS day, x.*
-            FROM (
-                SELECT en.project_id, en.user_id, en.duration_ms,
-                       coalesce(en.currency, p.currency) AS currency,
-                       (en.start AT TIME ZONE %(tz)s)::date - %(first)s::date AS offset_days,
-                       coalesce(en.is_billable, false) AS billable,
-                       CASE WHEN en.is_billable
-                            THEN round(100 * coalesce(en.billable_amount,
-                                                      round(en.duration_ms * en.hourly_rate / 3600000.0, 2), 0))
-                            ELSE 0 END::bigint AS cents
-                FROM {raw}.toggl_entries en
-                LEFT JOIN {raw}.toggl_projects p ON p.id = en.project_id
-                WHERE en.start >= (%(first)s::date::timestamp AT TIME ZONE %(tz)s)
-                  AND en.start < ((%(last)s::date + 7)::timestamp AT TIME ZONE %(tz)s)
-                  AND en.duration_ms IS NOT NULL
-            ) x
+        """WITH d AS ({source}),
+        e AS (
+            SELECT d.workspace_id, d.project_id, d.user_id, d.ms, d.billable_ms, d.cents,
+                   coalesce(d.currency, p.currency) AS currency,
+                   %(first)s::date + ((d.day - %(first)s::date) / 7) * 7 AS week_start,
+                   (d.day - %(first)s::date) %% 7 AS dow
+            FROM d LEFT JOIN {raw}.toggl_projects p ON p.id = d.project_id
+            WHERE d.day >= %(first)s::date
         ),
         agg AS (
-            SELECT e.week_start, e.project_id, e.user_id, e.currency,
+            SELECT e.workspace_id, e.week_start, e.project_id, e.user_id, e.currency,
                    {day_ms},
-                   sum(e.duration_ms) AS total_ms,
-                   sum(e.duration_ms) FILTER (WHERE e.billable) AS billable_ms,
+                   sum(e.ms) AS total_ms,
+                   sum(e.billable_ms) AS billable_ms,
                    sum(e.cents) / 100.0 AS earnings,
                    {day_earnings}
             FROM e
             WHERE e.week_start = ANY(%(weeks)s::date[])
-            GROUP BY e.week_start, e.project_id, e.user_id, e.currency
+            GROUP BY e.workspace_id, e.week_start, e.project_id, e.user_id, e.currency
         )
         SELECT agg.*, p.name AS project_name, c.name AS client_name, u.name AS user_name
         FROM agg
         LEFT JOIN {raw}.toggl_projects p ON p.id = agg.project_id
         LEFT JOIN {raw}.toggl_clients c ON c.id = p.client_id
         LEFT JOIN {raw}.toggl_users u ON u.id = agg.user_id"""
-    ).format(raw=raw, day_ms=day_ms, day_earnings=day_earnings)
+    ).format(raw=raw, source=source, day_ms=day_ms, day_earnings=day_earnings)
 
 
-def weekly_parameters(week_starts: Sequence[date], tz: str) -> dict[str, Any]:
-    """Query parameters of :func:`build_weekly_aggregate_sql`."""
+def weekly_parameters(week_starts: Sequence[date], tz: str, workspace_ids: Sequence[int]) -> dict[str, Any]:
+    """Query parameters of :func:`build_weekly_aggregate_sql` (also those of the rollup's per-day SELECT)."""
     weeks = sorted(set(week_starts))
     if not weeks:
         raise ValueError("at least one week is needed")
-    return {"weeks": weeks, "first": weeks[0], "last": weeks[-1], "tz": tz}
-
-
-def refresh_weekly_summary(
-    conn: psycopg.Connection,
-    week_start: date,
-    tz: str,
-    *,
-    raw_schema: str = "raw",
-    analytics_schema: str = "analytics",
-) -> int:
-    """Replace the summary rows of the week starting ``week_start`` (local to ``tz``); returns rows written."""
-    return refresh_weekly_summaries(conn, [week_start], tz, raw_schema=raw_schema, analytics_schema=analytics_schema)
+    firsts, lasts = day_runs(w + timedelta(days=i) for w in weeks for i in range(DAYS))
+    return {"weeks": weeks, "first": weeks[0], "last": weeks[-1], "tz": tz, "ws": sorted(set(workspace_ids)),
+            "firsts": firsts, "lasts": lasts}  # fmt: skip
 
 
 def refresh_weekly_summaries(
     conn: psycopg.Connection,
     week_starts: Sequence[date],
-    tz: str,
+    timezone: str,
     *,
+    workspace_ids: Sequence[int],
     raw_schema: str = "raw",
     analytics_schema: str = "analytics",
 ) -> int:
-    """Replace the summary rows of the weeks starting at ``week_starts`` (local to ``tz``), in two statements;
-    returns rows written. Other weeks are untouched.
+    """Replace the summary rows of ``workspace_ids`` for the weeks starting at ``week_starts`` (local to
+    ``timezone``), computed from the daily rollup; returns rows written. Other weeks and workspaces are untouched.
 
     Runs in the caller's transaction (nothing is committed), so readers see either the old or the new weeks.
-    Rows are keyed by ``week_start`` alone: a week's rows are replaced whatever time zone wrote them.
+    A workspace whose rollup is kept in another zone (or was never rolled up) has it rebuilt first.
     """
-    parse_timezone(tz, "tz")
-    analytics = sql.Identifier(validate_schema_name(analytics_schema, "analytics_schema"))
+    validate_timezone(timezone, "timezone")
+    analytics = schema_ident(analytics_schema, "analytics_schema")
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in SUMMARY_COLUMNS)
-    params = weekly_parameters(week_starts, tz)
+    params = weekly_parameters(week_starts, timezone, workspace_ids)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SUMMARY_LOCK_KEY,))
-    # A year of weeks is aggregated in memory; the default 4 MB would spill it to disk.
-    conn.execute("SET LOCAL work_mem = '64MB'")
+    conn.execute("SET LOCAL work_mem = '64MB'")  # a year of weeks is aggregated in memory
+    ensure_rollups(conn, raw_schema, params["ws"], timezone)
     conn.execute(
-        sql.SQL("DELETE FROM {}.toggl_weekly_summary WHERE week_start = ANY(%(weeks)s::date[])").format(analytics),
+        sql.SQL(
+            "DELETE FROM {}.toggl_weekly_summary WHERE workspace_id = ANY(%(ws)s::bigint[])"
+            " AND week_start = ANY(%(weeks)s::date[])"
+        ).format(analytics),
         params,
     )
     cur = conn.execute(
         sql.SQL(
-            "INSERT INTO {a}.toggl_weekly_summary (week_start, timezone, {cols}, refreshed_at)"
-            " SELECT week_start, %(tz)s, {cols}, now() FROM ({agg}) agg"
+            "INSERT INTO {a}.toggl_weekly_summary (workspace_id, week_start, timezone, {cols}, refreshed_at)"
+            " SELECT workspace_id, week_start, %(tz)s, {cols}, now() FROM ({agg}) agg"
         ).format(a=analytics, cols=columns, agg=build_weekly_aggregate_sql(raw_schema)),
         params,
     )
@@ -174,21 +170,21 @@ def refresh_weekly_summaries(
 
 
 def weekly_hours_by_project(
-    conn: psycopg.Connection, week_start: date, *, analytics_schema: str = "analytics"
+    conn: psycopg.Connection, workspace_id: int, week_start: date, *, analytics_schema: str = "analytics"
 ) -> list[tuple[str, int, float]]:
-    """(project name, day index 0-6, hours) of a stored summary week, summed over users and currencies;
-    days without time are omitted. Entries without a project are named ``(no project)``."""
-    analytics = sql.Identifier(validate_schema_name(analytics_schema, "analytics_schema"))
+    """(project name, day index 0-6, hours) of a stored summary week of one workspace, summed over users and
+    currencies; days without time are omitted. Entries without a project are named ``(no project)``."""
+    analytics = schema_ident(analytics_schema, "analytics_schema")
     days = sql.SQL(", ").join(
         sql.SQL("({}, {})").format(sql.Literal(i), sql.Identifier(c)) for i, c in enumerate(_DAY_MS)
     )
     query = sql.SQL(
         """SELECT coalesce(s.project_name, '(no project)') AS project, d.day, sum(d.ms) / 3600000.0 AS hours
         FROM {a}.toggl_weekly_summary s CROSS JOIN LATERAL (VALUES {days}) AS d(day, ms)
-        WHERE s.week_start = %s AND d.ms IS NOT NULL
+        WHERE s.workspace_id = %s AND s.week_start = %s AND d.ms IS NOT NULL
         GROUP BY 1, 2 ORDER BY 1, 2"""
     ).format(a=analytics, days=days)
-    return [(name, int(day), float(hours)) for name, day, hours in conn.execute(query, (week_start,))]
+    return [(name, int(day), float(hours)) for name, day, hours in conn.execute(query, (workspace_id, week_start))]
 
 
 @dataclass
@@ -319,16 +315,21 @@ def _billable_total(lines: list[_Line]) -> int | None:
     return int(sum(values)) if values else None
 
 
-def fetch_weekly_rows(conn: psycopg.Connection, since: date, tz: str, *, raw_schema: str = "raw") -> list[dict]:
-    """The aggregate rows for the 7 days from ``since`` (any date) in ``tz``."""
-    parse_timezone(tz, "tz")
+def fetch_weekly_rows(
+    conn: psycopg.Connection, workspace_id: int, since: date, tz: str, *, raw_schema: str = "raw"
+) -> list[dict]:
+    """The aggregate rows of one workspace for the 7 days from ``since`` (any date) in ``tz``, from the entries."""
+    validate_timezone(tz, "tz")
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(build_weekly_aggregate_sql(raw_schema), weekly_parameters([since], tz))
+        cur.execute(
+            build_weekly_aggregate_sql(raw_schema, from_rollup=False), weekly_parameters([since], tz, [workspace_id])
+        )
         return cur.fetchall()
 
 
 def weekly_report(
     conn: psycopg.Connection,
+    workspace_id: int,
     since: date,
     tz: str,
     *,
@@ -336,54 +337,7 @@ def weekly_report(
     calculate: str = "time",
     raw_schema: str = "raw",
 ) -> dict:
-    """Toggl Reports API v2 weekly report for the 7 days starting ``since`` (see the module docstring)."""
-    return build_weekly_report(fetch_weekly_rows(conn, since, tz, raw_schema=raw_schema), grouping, calculate)
-
-
-def format_hours(ms: int | None) -> str:
-    """``H:MM`` rounded to the minute; empty for None."""
-    if ms is None:
-        return ""
-    minutes = round(ms / 60000)
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
-def _cells(totals: list[Any], calculate: str) -> list[list[str]]:
-    """One or more table lines of 8 cells (earnings: one line per currency)."""
-    if calculate == "time":
-        return [[format_hours(v) for v in totals]]
-    lines = [["" if v is None else f"{v:.2f} {t['currency']}" for v in t["amount"]] for t in totals]
-    return lines or [[""] * (DAYS + 1)]
-
-
-def format_weekly_report_table(report: dict, since: date, calculate: str = "time") -> str:
-    """Render a weekly report as a plain-text table: one line per row and detail, 7 days plus total."""
-    header = ["", *((since + timedelta(days=i)).strftime("%a %m-%d") for i in range(DAYS)), "Total"]
-    table: list[list[str]] = [header]
-    for row in report["data"]:
-        if "pid" in row:
-            title = row["title"]["project"] or "(no project)"
-            if row["title"]["client"]:
-                title += f" ({row['title']['client']})"
-        else:
-            title = row["title"]["user"] or "(no user)"
-        for i, cells in enumerate(_cells(row["totals"], calculate)):
-            table.append([title if i == 0 else "", *cells])
-        for detail in row["details"]:
-            if "uid" in detail:
-                name = detail["title"]["user"] or "(no user)"
-            else:
-                name = detail["title"]["project"] or "(no project)"
-                if detail["title"]["client"]:
-                    name += f" ({detail['title']['client']})"
-            for i, cells in enumerate(_cells(detail["totals"], calculate)):
-                table.append([f"  {name}" if i == 0 else "", *cells])
-    for i, cells in enumerate(_cells(report["week_totals"], calculate)):
-        table.append(["Total" if i == 0 else "", *cells])
-    widths = [max(len(r[c]) for r in table) for c in range(len(header))]
-    out = []
-    for n, r in enumerate(table):
-        out.append("  ".join([r[0].ljust(widths[0]), *(v.rjust(w) for v, w in zip(r[1:], widths[1:], strict=True))]))
-        if n == 0:
-            out.append("-" * len(out[0]))
-    return "\n".join(line.rstrip() for line in out)
+    """Toggl Reports API v2 weekly report of one workspace for the 7 days starting ``since`` (see the module
+    docstring). Read-only: computed from the entries with the rollup's per-day SELECT."""
+    rows = fetch_weekly_rows(conn, workspace_id, since, tz, raw_schema=raw_schema)
+    return build_weekly_report(rows, grouping, calculate)
