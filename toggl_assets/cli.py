@@ -162,7 +162,11 @@ def _history_lines(result: Any) -> list[str]:
             f"{values.get('days_different', 0)} different, {values.get('days_resynced', 0)} re-synced"
         )
         found = values.get("differences")
-        details = [f"    {r.data['day']} (workspace {r.data['workspace_id']}): {r.data['reasons']}" for r in found.records] if found else []
+        details = (
+            [f"    {r.data['day']} (workspace {r.data['workspace_id']}): {r.data['reasons']}" for r in found.records]
+            if found
+            else []
+        )
         return [line, *details[:20]]
     return []
 
@@ -171,7 +175,9 @@ def _execute(instance: Any, settings: Settings, job: str, tags: dict[str, str], 
     from toggl_assets.cli_runs import execute_job
 
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    result = execute_job(instance, job, run_config=run_config, tags={**tags, "toggl/source": "cli"}, registry=run_registry(settings))
+    result = execute_job(
+        instance, job, run_config=run_config, tags={**tags, "toggl/source": "cli"}, registry=run_registry(settings)
+    )
     if not result.success:
         raise CliError(f"{job} failed (run {result.run_id}): {_failure_message(result)}", code=1)
     return result
@@ -211,7 +217,9 @@ def run_sync(settings: Settings, start: date | None, end: date | None, *, log_le
         summary.history = _history_lines(result)
         weeks = weekly_keys_covering(build_partitions(settings), _synced_days(result))
         if weeks:
-            summary.add(_execute(instance, settings, WEEKLY_JOB, {RANGE_START: weeks[0], RANGE_END: weeks[1]}, log_level))
+            summary.add(
+                _execute(instance, settings, WEEKLY_JOB, {RANGE_START: weeks[0], RANGE_END: weeks[1]}, log_level)
+            )
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -257,14 +265,17 @@ def _report_workspace(requested: str | None, present: list[int]) -> int:
         return present[0]
     if not present:
         raise CliError("the warehouse has no synced workspace yet: run toggl-assets sync first")
-    raise CliError(f"the warehouse holds several workspaces ({', '.join(map(str, present))}): choose one with --workspace")
+    raise CliError(
+        f"the warehouse holds several workspaces ({', '.join(map(str, present))}): choose one with --workspace"
+    )
 
 
 def cmd_weekly_report(args: argparse.Namespace, settings: Settings) -> int:
     from toggl_assets.local_postgres import resolve_database_urls
     from toggl_assets.report_format import format_weekly_report_table
     from toggl_assets.warehouse.db import WarehouseError, connect
-    from toggl_assets.warehouse.weekly import warehouse_workspace_ids, weekly_report
+    from toggl_assets.warehouse.history import warehouse_workspace_ids
+    from toggl_assets.warehouse.weekly import weekly_report
 
     since = parse_date(args.since, "--since")
     url = resolve_database_urls(settings.home).warehouse_url

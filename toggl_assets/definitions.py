@@ -19,7 +19,7 @@ from toggl_assets.orchestration.jobs import build_jobs
 from toggl_assets.orchestration.partitions import build_partitions
 from toggl_assets.orchestration.resources import build_resources
 from toggl_assets.orchestration.schedules import build_daily_schedule, daily_cron
-from toggl_assets.orchestration.sensors import build_automation_sensor, build_freshness
+from toggl_assets.orchestration.sensors import build_automation_sensor
 from toggl_assets.orchestration.weekly_summary import build_weekly_asset
 from toggl_assets.orchestration.workspace_tables import build_workspace_table_assets
 from toggl_assets.settings import Settings, load_dotenv_file
@@ -33,8 +33,7 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
     """All definitions for ``settings``; ``resources`` replaces the environment-built ones (tests, benchmarks)."""
     partitions = build_partitions(settings)
     style = AssetStyle(settings.raw_schema, settings.analytics_schema, settings.owners)
-    entries = build_entries_asset(partitions, style, settings.timezone)
-    freshness_checks, freshness_sensor = build_freshness(entries, daily_cron(settings), settings.timezone)
+    entries = build_entries_asset(partitions, style, settings.timezone, daily_cron(settings))
     assets = [
         *build_workspace_table_assets(style),
         entries,
@@ -43,10 +42,10 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
     ]
     return dg.Definitions(
         assets=dg.with_source_code_references(assets),
-        asset_checks=[*build_checks(), *freshness_checks],
+        asset_checks=build_checks(),
         jobs=build_jobs(),
         schedules=[build_daily_schedule(settings)],
-        sensors=[build_automation_sensor(), freshness_sensor],
+        sensors=[build_automation_sensor()],
         resources=resources if resources is not None else build_resources(settings),
         # One process per run: Toggl steps are serialized by the toggl_api pool anyway, and a process per step
         # would only add start-up time and memory.

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_API_URL = "https://api.track.toggl.com"
 DEFAULT_START_DATE = "2020-01-01"
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class ConfigError(ValueError):
@@ -57,9 +56,14 @@ def parse_weekday(value: str, name: str = "TOGGL_WEEK_START") -> int:
 
 
 def validate_schema_name(value: str, name: str) -> str:
-    if not _SCHEMA_NAME.match(value):
-        raise ConfigError(f"{name} must be a lower-case SQL identifier ([a-z_][a-z0-9_]*), got {value!r}")
-    return value
+    """The warehouse's rule for schema names, reported as a configuration error."""
+    from toggl_assets.warehouse.db import InvalidNameError
+    from toggl_assets.warehouse.db import validate_schema_name as warehouse_rule
+
+    try:
+        return warehouse_rule(value, name)
+    except InvalidNameError as error:
+        raise ConfigError(str(error)) from None
 
 
 def parse_workspace_ids(value: str, name: str = "TOGGL_WORKSPACE_ID") -> tuple[int, ...]:

@@ -45,6 +45,8 @@ def test_assets_and_fk_dependencies(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
+        "toggl_workspaces",
+        "toggl_history",
         "toggl_clients",
         "toggl_projects",
         "toggl_tags",
@@ -54,9 +56,12 @@ def test_assets_and_fk_dependencies(defs):
         "toggl_weekly_summary",
     }
     parents = lambda name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}  # noqa: E731
-    assert parents("toggl_projects") == {"toggl_clients"}
-    assert parents("toggl_tasks") == {"toggl_projects", "toggl_users"}
+    assert parents("toggl_workspaces") == set()  # first in the foreign-key load order
+    assert parents("toggl_clients") == {"toggl_workspaces"}
+    assert parents("toggl_projects") == {"toggl_workspaces", "toggl_clients"}
+    assert parents("toggl_tasks") == {"toggl_workspaces", "toggl_projects", "toggl_users"}
     assert parents("toggl_entries") == {
+        "toggl_workspaces",
         "toggl_clients",
         "toggl_projects",
         "toggl_tags",

@@ -4,8 +4,6 @@ Blocking checks stop downstream assets of the same run: entries are not loaded o
 references do not resolve.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 
 import dagster as dg

@@ -6,10 +6,8 @@ partition gets its own figures (rows, inserted/updated/deleted, newest entries);
 quota, timings) are recorded once, on the range's last partition, so adding them up never multiplies them.
 """
 
-from __future__ import annotations
-
 import copy
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -39,18 +37,15 @@ def day_metadata(day: date, results: dict[int, WindowSyncResult], newest: list[A
     """One partition's own figures, summed over the workspaces."""
     totals = {"inserted": 0, "updated": 0, "deleted": 0}
     rows = 0
-    seconds = 0
     for result in results.values():
         stats = result.stats.by_day.get(day)
         if stats is None:
             continue
         rows += stats.rows
-        seconds += stats.seconds
         for key in totals:
             totals[key] += getattr(stats, key)
     metadata: dict[str, Any] = {
         ROW_COUNT: dg.MetadataValue.int(rows),
-        "hours": dg.MetadataValue.float(round(seconds / 3600, 2)),
         **load_metadata(totals),
     }
     if newest:
@@ -81,8 +76,19 @@ def run_metadata(results: dict[int, WindowSyncResult], usage: dict[str, Any]) ->
     }
 
 
-def build_entries_asset(partitions: TogglPartitions, style: AssetStyle, timezone: str) -> dg.AssetsDefinition:
+def freshness(schedule_cron: str, timezone: str) -> dg.FreshnessPolicy:
+    """Tied to the daily schedule: an hour after each tick, the entries must have been synced in the last day."""
+    minute, hour = schedule_cron.split()[:2]
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=f"{minute} {(int(hour) + 1) % 24} * * *", lower_bound_delta=timedelta(hours=24), timezone=timezone
+    )
+
+
+def build_entries_asset(
+    partitions: TogglPartitions, style: AssetStyle, timezone: str, schedule_cron: str
+) -> dg.AssetsDefinition:
     @dg.asset(
+        freshness_policy=freshness(schedule_cron, timezone),
         name=ENTRIES,
         partitions_def=partitions.daily,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -110,7 +116,13 @@ def build_entries_asset(partitions: TogglPartitions, style: AssetStyle, timezone
             try:
                 workspace_ids = toggl.selected_workspace_ids(client)
                 results = sync_windows(
-                    client, conn, workspace_ids, window, schema=warehouse.raw_schema, now=datetime.now(UTC), log=context.log
+                    client,
+                    conn,
+                    workspace_ids,
+                    window,
+                    schema=warehouse.raw_schema,
+                    now=datetime.now(UTC),
+                    log=context.log,
                 )
             except TogglError as error:
                 raise toggl_failure(error) from None
@@ -133,7 +145,9 @@ def build_entries_asset(partitions: TogglPartitions, style: AssetStyle, timezone
                 dg.AssetCheckResult(
                     check_name=CHECK_ROW_COUNT,
                     passed=not mismatched,
-                    metadata={"mismatched_workspaces": dg.MetadataValue.json({str(k): v for k, v in mismatched.items()})},
+                    metadata={
+                        "mismatched_workspaces": dg.MetadataValue.json({str(k): v for k, v in mismatched.items()})
+                    },
                 )
             ]
         )

@@ -6,8 +6,6 @@ materialization of its ``toggl_entries`` partition, with that day's own figures,
 materialized and the weekly summaries of those weeks are refreshed by their automation condition.
 """
 
-from __future__ import annotations
-
 import copy
 from datetime import UTC, date, datetime
 from typing import Any

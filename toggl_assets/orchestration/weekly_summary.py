@@ -5,8 +5,6 @@ any week whose daily entry partitions were (re)materialized, including old weeks
 reconciliation, not only the newest week as ``AutomationCondition.eager()`` would.
 """
 
-from __future__ import annotations
-
 import base64
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -20,6 +18,7 @@ from toggl_assets.orchestration.metadata import ROW_COUNT
 from toggl_assets.orchestration.partitions import TogglPartitions
 from toggl_assets.orchestration.resources import WarehouseResource
 from toggl_assets.report_chart import week_chart_svg
+from toggl_assets.warehouse.history import warehouse_workspace_ids
 from toggl_assets.warehouse.overview import WeekOverview, week_overviews, weekly_totals_mismatches
 from toggl_assets.warehouse.weekly import refresh_weekly_summaries
 
@@ -94,7 +93,12 @@ def build_weekly_asset(partitions: TogglPartitions, style: AssetStyle, timezone:
         with warehouse.connection() as conn:
             with conn.transaction():
                 total_rows = refresh_weekly_summaries(
-                    conn, weeks, timezone, raw_schema=warehouse.raw_schema, analytics_schema=warehouse.analytics_schema
+                    conn,
+                    weeks,
+                    timezone,
+                    workspace_ids=warehouse_workspace_ids(conn, warehouse.raw_schema),
+                    raw_schema=warehouse.raw_schema,
+                    analytics_schema=warehouse.analytics_schema,
                 )
             overviews = week_overviews(conn, weeks, analytics_schema=warehouse.analytics_schema)
             mismatches = weekly_totals_mismatches(

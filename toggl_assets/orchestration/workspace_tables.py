@@ -6,8 +6,6 @@ the step before anything is written. Dependencies encode the foreign-key load or
 clients before projects, projects and users before tasks, all of them before time entries.
 """
 
-from __future__ import annotations
-
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +26,8 @@ from toggl_assets.orchestration.metadata import (
 from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.sync.workspaces import select_workspaces
 from toggl_assets.toggl import TogglClient, TogglError
-from toggl_assets.warehouse import checks, metadata as tables
+from toggl_assets.warehouse import checks
+from toggl_assets.warehouse import metadata as tables
 
 WORKSPACES = "toggl_workspaces"
 # With TOGGL_WORKSPACE_ID set, the workspace rows (name, currency, rate, rounding: rarely changed) are read again
@@ -143,7 +142,9 @@ def _workspaces_asset(style: AssetStyle) -> dg.AssetsDefinition:
         configured = toggl.configured_workspace_ids
         now = datetime.now(UTC)
         with warehouse.connection() as conn:
-            if configured and tables.workspaces_synced_since(conn, warehouse.raw_schema, configured, now - WORKSPACE_REFRESH):
+            if configured and tables.workspaces_synced_since(
+                conn, warehouse.raw_schema, configured, now - WORKSPACE_REFRESH
+            ):
                 context.log.info(f"workspaces {list(configured)} were read less than {WORKSPACE_REFRESH} ago")
                 count = checks.table_row_count(conn, warehouse.raw_schema, WORKSPACES)
                 return dg.MaterializeResult(

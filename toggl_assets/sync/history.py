@@ -115,9 +115,7 @@ def seconds_differences(toggl: dict[date, int], ours: dict[date, int], days: Ite
         if toggl.get(day, 0) + toggl.get(after, 0) == ours.get(day, 0) + ours.get(after, 0):
             shifted.update((day, after))
     return {
-        day: {DELETED if toggl.get(day, 0) < ours.get(day, 0) else SECONDS}
-        for day in differing
-        if day not in shifted
+        day: {DELETED if toggl.get(day, 0) < ours.get(day, 0) else SECONDS} for day in differing if day not in shifted
     }
 
 

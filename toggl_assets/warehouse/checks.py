@@ -63,19 +63,25 @@ def _window_filter(workspace_id: int | None) -> sql.Composable:
     return sql.SQL("start >= %(start)s AND start < %(end)s" + scope)
 
 
-def foreign_keys_resolve(conn: psycopg.Connection, schema: str = "raw") -> CheckResult:
-    """Every reference resolves: entries' project/task/user and each tag id, projects' client, tasks' project.
+def foreign_keys_resolve(
+    conn: psycopg.Connection, schema: str = "raw", tables: tuple[str, ...] = TABLES
+) -> CheckResult:
+    """Every reference of ``tables`` resolves: entries' project/task/user and each tag id, projects' client,
+    tasks' project, every row's workspace.
 
     The real FKs already enforce most of these; ``tag_ids`` (an array) cannot have one, and the check also
     catches FKs that were disabled or dropped.
     """
     s = schema_ident(schema)
+    references = [ref for ref in _REFERENCES if ref[0].split(".")[0] in tables]
+    if not references:
+        return CheckResult(True, 0, [], "no references")
     parts = [
         sql.SQL(
             "SELECT {label} AS reference, r.id, r.ref FROM ({refs}) r"
             " WHERE r.ref IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {s}.{target} x WHERE x.id = r.ref)"
         ).format(label=sql.Literal(label), refs=sql.SQL(refs).format(s=s), s=s, target=sql.Identifier(target))
-        for label, refs, target in _REFERENCES
+        for label, refs, target in references
     ]
     query = sql.SQL("SELECT reference, id, ref, count(*) OVER () FROM ({}) u ORDER BY reference, id LIMIT %s").format(
         sql.SQL(" UNION ALL ").join(parts)
@@ -188,3 +194,40 @@ def run_all(conn: psycopg.Connection, schema: str = "raw") -> dict[str, CheckRes
         "no_duplicate_ids": no_duplicate_ids(conn, schema),
         "durations_consistent": durations_consistent(conn, schema),
     }
+
+
+def table_row_count(conn: psycopg.Connection, schema: str, table: str) -> int:
+    """Rows of ``table`` (placeholders included): what Dagster shows as the table's row count."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    query = sql.SQL("SELECT count(*) FROM {}.{}").format(schema_ident(schema), sql.Identifier(table))
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def newest_entries_by_day(
+    conn: psycopg.Connection,
+    schema: str,
+    workspace_ids: list[int],
+    window_start: datetime,
+    window_end: datetime,
+    timezone: str,
+    per_day: int = 3,
+) -> dict[Any, list[Any]]:
+    """The ``per_day`` newest entries (by start) of each local day of the window, in one query."""
+    query = sql.SQL(
+        """SELECT * FROM (
+            SELECT e.*, (e.start AT TIME ZONE %(tz)s)::date AS day,
+                   row_number() OVER (
+                       PARTITION BY (e.start AT TIME ZONE %(tz)s)::date ORDER BY e.start DESC, e.id DESC
+                   ) AS rn
+            FROM {s}.toggl_entries e
+            WHERE e.workspace_id = ANY(%(ws)s::bigint[]) AND e.start >= %(start)s AND e.start < %(end)s
+        ) ranked WHERE rn <= %(n)s ORDER BY day, rn"""
+    ).format(s=schema_ident(schema))
+    params = {"tz": timezone, "ws": list(workspace_ids), "start": window_start, "end": window_end, "n": per_day}
+    out: dict[Any, list[Any]] = {}
+    with conn.cursor(row_factory=namedtuple_row) as cur:
+        for row in cur.execute(query, params):
+            out.setdefault(row.day, []).append(row)
+    return out

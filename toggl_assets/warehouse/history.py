@@ -141,3 +141,24 @@ def warehouse_workspace_ids(conn: psycopg.Connection, schema: str = "raw") -> li
         s, sql.SQL(" OR ").join(tests)
     )
     return [int(row[0]) for row in conn.execute(query)]
+
+
+def first_synced_at(conn: psycopg.Connection, schema: str, workspace_id: int) -> datetime | None:
+    """When the workspace's oldest synced day was last synced: the first watermark of its history."""
+    query = sql.SQL("SELECT min(synced_at) FROM {}.toggl_synced_days WHERE workspace_id = %s").format(
+        schema_ident(schema)
+    )
+    row = conn.execute(query, (workspace_id,)).fetchone()
+    return row[0] if row else None
+
+
+def entry_versions(
+    conn: psycopg.Connection, schema: str, workspace_id: int, ids: Sequence[int], timezone: str
+) -> dict[int, tuple[datetime | None, date]]:
+    """(Toggl's ``at``, local day in ``timezone``) of each of ``ids`` the workspace holds; unknown ids absent."""
+    validate_timezone(timezone)
+    query = sql.SQL(
+        "SELECT id, updated_at, (start AT TIME ZONE %s)::date FROM {}.toggl_entries"
+        " WHERE workspace_id = %s AND id = ANY(%s)"
+    ).format(schema_ident(schema))
+    return {int(i): (at, day) for i, at, day in conn.execute(query, (timezone, workspace_id, list(ids)))}

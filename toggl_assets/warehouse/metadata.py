@@ -19,7 +19,7 @@ stored unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -340,3 +340,14 @@ def upsert_users(conn: psycopg.Connection, records: Iterable[UserRecord], **opti
 def upsert_tasks(conn: psycopg.Connection, records: Iterable[TaskRecord], **options: Any) -> LoadStats:
     """Upsert all tasks of a workspace; unknown ``project_id`` values get placeholder projects."""
     return upsert_table(conn, TASKS, records, **options)
+
+
+def workspaces_synced_since(
+    conn: psycopg.Connection, schema: str, workspace_ids: Sequence[int], since: datetime
+) -> bool:
+    """True when every one of ``workspace_ids`` has a real (not placeholder) row read from Toggl since ``since``."""
+    query = sql.SQL(
+        "SELECT count(*) FROM {}.toggl_workspaces WHERE id = ANY(%s) AND NOT is_placeholder AND synced_at >= %s"
+    ).format(schema_ident(schema))
+    row = conn.execute(query, (list(workspace_ids), since)).fetchone()
+    return bool(row) and int(row[0]) == len(set(workspace_ids))
