@@ -19,8 +19,8 @@ import psycopg
 from psycopg import sql
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START, SYNC_JOB
+from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.settings import Settings
 from toggl_assets.simulator import Simulator
 from toggl_assets.warehouse import checks

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START, SYNC_JOB
+from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.settings import Settings
 from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets_tests.factories import workspace_spec

@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.orchestration.partitions import build_partitions
 from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START
+from toggl_assets.orchestration.partitions import build_partitions
 from toggl_assets.orchestration.schedules import trailing_range
 from toggl_assets.settings import Settings
 

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from toggl_assets.definitions import build_definitions
-from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.orchestration.jobs import RANGE_END, RANGE_START, SYNC_JOB, WEEKLY_JOB
+from toggl_assets.orchestration.resources import TogglResource, WarehouseResource
 from toggl_assets.settings import Settings
 from toggl_assets.simulator import Simulator, SimulatorConfig
 from toggl_assets.warehouse.weekly import weekly_report
