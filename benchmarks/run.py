@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-page-size", type=int, default=10_000, help="simulator's page cap for throughput")
     parser.add_argument("--overhead-days", type=int, default=761, help="partitions of the two-year backfill")
     parser.add_argument("--overhead-entries", type=int, default=4_000, help="entries of the two-year workspace")
-    parser.add_argument("--short-days", type=int, default=42, help="days of the short range sync")
+    parser.add_argument("--short-days", type=int, default=42, help="days of the short range sync (0 = skip)")
     parser.add_argument("--short-entries", type=int, default=500, help="entries of the short range sync")
     parser.add_argument("--budget-page-size", type=int, default=200, help="page cap of the overhead/budget runs")
     parser.add_argument("--workspace-days", type=int, default=180, help="days of the two-workspace runs")
@@ -395,9 +395,10 @@ def _run_sections(args: argparse.Namespace, sections: set[str], work: Path, ware
             page=args.budget_page_size,
             baseline_days=baseline,
         )
-        report["forty_two_days"] = scenarios.forty_two_days(
-            work, warehouse, days=args.short_days, entries=args.short_entries, page=args.budget_page_size
-        )
+        if args.short_days > 0:
+            report["forty_two_days"] = scenarios.forty_two_days(
+                work, warehouse, days=args.short_days, entries=args.short_entries, page=args.budget_page_size
+            )
     if "throughput" in sections:
         report["workloads"] = {}
         for name, entries, users in (parse_workload(w) for w in args.workloads.split(",") if w.strip()):

@@ -96,10 +96,11 @@ def _daily(session: Session, what: str, first: date, page: int) -> dict[str, Any
     }
 
 
-def _late_edits(sim: SimulatorProcess) -> list[dict[str, Any]]:
+def _late_edits(sim: SimulatorProcess, days: int) -> list[dict[str, Any]]:
+    """:data:`LATE_EDITS` through the simulator's control endpoint (kept inside a shorter history)."""
     done = []
     for i, edit in enumerate(LATE_EDITS):
-        day = yesterday() - timedelta(days=edit["days_back"])
+        day = yesterday() - timedelta(days=min(edit["days_back"], days - 1 - i))
         body = {"day": day.isoformat(), "seed": 100 + i, **{k: v for k, v in edit.items() if k != "days_back"}}
         answer = sim.call("/_simulator/daily_edits", body)
         done.append(
@@ -138,7 +139,7 @@ def two_years(
             flush=True,
         )
         out["daily_quiet"] = _daily(session, "2y daily run", first, page)
-        out["late_edits"] = _late_edits(sim)
+        out["late_edits"] = _late_edits(sim, days)
         out["daily_edits"] = _daily(session, "2y daily run after late edits", first, page)
         for key in ("daily_quiet", "daily_edits"):
             d = out[key]
