@@ -42,7 +42,11 @@ def _two_years(two: dict[str, Any]) -> list[str]:
         f" pages capped at {two['page_size']}, TOGGL_WORKSPACE_ID set:",
     ]
     rows = [
-        _command_row("sync one day (cold: first run of the install)", two["one_day_cold"]),
+        *(
+            [_command_row("sync one day (cold: first run of the install)", two["one_day_cold"])]
+            if "one_day_cold" in two
+            else []
+        ),
         _command_row(f"sync {two['days']} days (backfill, one run)", two["backfill"]),
         _command_row("sync one day", two["one_day"]),
         _command_row("sync (daily tick, no late edits)", two["daily_quiet"]),
@@ -82,7 +86,6 @@ def _forty_two(forty: dict[str, Any]) -> list[str]:
         *_table(
             COMMAND_HEADER,
             [
-                _command_row("sync one day (cold)", forty["one_day_cold"]),
                 _command_row(f"sync {forty['days']} days", forty["range_sync"]),
                 _command_row("sync one day", forty["one_day"]),
                 _command_row("plain script, same range", forty["plain_script"]),
