@@ -87,7 +87,7 @@ def test_bad_or_reversed_dates_are_refused_before_anything_runs(tmp_path, start,
 def test_unknown_workspace_and_wrong_token_fail_clearly_and_change_nothing(sim, warehouse_url):
     assert run_sync(sim, warehouse_url, START, END, start_date=START).success
     before = table_contents(warehouse_url)
-    unknown = run_sync(sim, warehouse_url, START, END, start_date=START, workspace_id=1234567)
+    unknown = run_sync(sim, warehouse_url, START, END, start_date=START, workspace_ids="1234567")
     assert not unknown.success
     message = failure_message(unknown)
     assert "HTTP 403" in message and "workspace 1234567" in message and "TOGGL_WORKSPACE_ID" in message, message
@@ -208,9 +208,9 @@ def _wrong_type(field: str, value: Any, nested: bool = False) -> Callable[[str, 
 )
 def test_wrong_field_types_raise_response_error_naming_endpoint_and_fail_the_run(sim, warehouse_url, mangle, problem):
     with _Mangler(sim.url, mangle) as url:
-        client = TogglClient(sim.api_token, url, sim.workspace_id, requests_per_second=0)
+        client = TogglClient(sim.api_token, url, requests_per_second=0)
         with client, pytest.raises(TogglResponseError) as raised:
-            [page for page in client.iter_entry_pages(START, END)]
+            [page for page in client.iter_entry_pages(sim.workspace_id, START, END)]
         assert raised.value.endpoint == REPORT and problem in str(raised.value), str(raised.value)
         assert run_sync(sim, warehouse_url, START, END, start_date=START).success
         before = table_contents(warehouse_url)

@@ -49,7 +49,7 @@ def day_metadata(day: date, results: dict[int, WindowSyncResult], newest: list[A
         **load_metadata(totals),
     }
     if newest:
-        metadata["newest_entries"] = records_table([{c: getattr(r, c) for c in PREVIEW_COLUMNS} for r in newest])
+        metadata["preview"] = records_table([{c: getattr(r, c) for c in PREVIEW_COLUMNS} for r in newest])
     return metadata
 
 
@@ -69,6 +69,7 @@ def run_metadata(results: dict[int, WindowSyncResult], usage: dict[str, Any]) ->
     ]
     return {
         **usage,
+        "rows_fetched": dg.MetadataValue.int(sum(r.stats.fetched for r in results.values())),
         BY_WORKSPACE: records_table(per_workspace),
         "seconds_fetching": dg.MetadataValue.float(round(sum(r.seconds_fetching for r in results.values()), 3)),
         "seconds_staging": dg.MetadataValue.float(round(sum(r.seconds_staging for r in results.values()), 3)),

@@ -13,7 +13,7 @@ import psycopg
 from pydantic import Field, PrivateAttr
 
 from toggl_assets.records import WorkspaceRecord
-from toggl_assets.settings import DEFAULT_API_URL, Settings, parse_workspace_ids
+from toggl_assets.settings import DEFAULT_API_URL, Settings, parse_workspace_ids, validate_schema_name
 from toggl_assets.sync.workspaces import select_workspaces
 from toggl_assets.toggl import TogglClient
 from toggl_assets.warehouse.db import connect
@@ -118,6 +118,8 @@ class WarehouseResource(dg.ConfigurableResource):
         Callers open ``conn.transaction()`` around each write, so a transaction lasts as long as the write,
         not as long as the API calls before it (staging COPYs commit on their own into a temp table).
         """
+        validate_schema_name(self.raw_schema, "raw_schema")  # before any SQL: a hostile name is a config error
+        validate_schema_name(self.analytics_schema, "analytics_schema")
         url = self._url()
         with connect(url, autocommit=True) as conn:
             key = (url, self.raw_schema, self.analytics_schema)

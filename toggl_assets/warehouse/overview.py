@@ -38,7 +38,7 @@ def week_overviews(
     for week, project, *rest in conn.execute(by_project, (list(weeks),)):
         overview = out[week]
         overview.rows += int(rest[-1])
-        overview.hours.extend((project, i, (ms or 0) / 3_600_000) for i, ms in enumerate(rest[:7]) if ms)
+        overview.hours.extend((project, i, int(ms) / 3_600_000) for i, ms in enumerate(rest[:7]) if ms)
     money = sql.SQL(
         "SELECT week_start, coalesce(currency, ''), sum(earnings) FROM {}.toggl_weekly_summary"
         " WHERE week_start = ANY(%s::date[]) AND earnings IS NOT NULL GROUP BY 1, 2"
