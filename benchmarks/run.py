@@ -9,7 +9,7 @@ its CPU time is read before and after each command, so the test server's share i
 Sections: ``overhead`` (two-year backfill and a 42-day sync against a one-day sync; the daily run's budget
 with and without late edits; the naive one-run-per-partition baseline), ``throughput`` (backfills of a year of
 25k, 250k and 1M entries; load against a plain COPY; weekly summary; peak RSS; the plain script beside each),
-``workspaces`` (two workspaces in two organizations). ``--quick`` skips 1M and runs the baseline on 10 days.
+``workspaces`` (two workspaces in two organizations). ``--quick`` skips 1M and runs the baseline on 5 days.
 """
 
 from __future__ import annotations
@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="./run bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="skip 1m, baseline on 10 days (about 4 min on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="skip 1m, baseline on 5 days (about 4 min on 2 cores)")
     parser.add_argument(
         "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}"
     )
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.workloads = "25k,250k" if args.workloads == parser.get_default("workloads") else args.workloads
-        args.baseline_days = 10 if args.baseline_days is None else args.baseline_days
+        args.baseline_days = 5 if args.baseline_days is None else args.baseline_days
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     if not sections <= set(SECTIONS):
         parser.error(f"unknown section(s): {', '.join(sorted(sections - set(SECTIONS)))}")
