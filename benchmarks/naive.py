@@ -23,11 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import dagster as dg
-    from toggl_assets.defs.entries import ENTRIES
-    from toggl_assets.defs.schedules import SYNC_JOB
 
     from toggl_assets.cli import prepare_instance
     from toggl_assets.definitions import build_definitions
+    from toggl_assets.orchestration.entries import ENTRIES
+    from toggl_assets.orchestration.jobs import SYNC_JOB
     from toggl_assets.settings import Settings
 
     settings = Settings.from_env()

@@ -1,6 +1,6 @@
 """Figures read after a run (Dagster metadata and step times, the weekly SQL, a plain COPY), as one JSON line.
 
-``python -m benchmarks.probe --home H --first D --last D [--full]`` with ``DAGSTER_PG_URL`` and
+``python -m benchmarks.probe --home H --last D [--first D --full]`` with ``DAGSTER_PG_URL`` and
 ``TOGGL_WAREHOUSE_URL`` set. It runs in its own process so that the benchmark's parent process stays small:
 on Linux a child started by exec inherits its parent's peak RSS in ``ru_maxrss``.
 """
@@ -17,15 +17,41 @@ from pathlib import Path
 from typing import Any
 
 ENTRIES = "toggl_entries"
+HISTORY = "toggl_history"
 
 
-def entries_metadata(instance: Any) -> dict[str, Any]:
+def _values(materialization: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in materialization.metadata.items():
+        if key.startswith(("preview", "newest")):
+            continue
+        raw = value.value
+        # Tables (per-workspace figures, differences) as lists of plain dicts.
+        out[key] = [dict(r.data) for r in raw.records] if hasattr(raw, "records") else raw
+    return out
+
+
+def entries_metadata(instance: Any, partition: str) -> dict[str, Any]:
+    """The newest materialization of ``toggl_entries`` for ``partition``: a range run records its run-wide
+    figures (requests, timings) on its last partition only."""
     import dagster as dg
 
-    event = instance.get_latest_materialization_event(dg.AssetKey(ENTRIES))
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(ENTRIES), asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    return _values(records[0].asset_materialization)
+
+
+def history_metadata(instance: Any) -> dict[str, Any]:
+    """The newest materialization of ``toggl_history`` (what the reconciliation compared, found, re-synced)."""
+    import dagster as dg
+
+    event = instance.get_latest_materialization_event(dg.AssetKey(HISTORY))
     if event is None or event.asset_materialization is None:
         return {}
-    return {k: v.value for k, v in event.asset_materialization.metadata.items() if not k.startswith("preview")}
+    return _values(event.asset_materialization)
 
 
 def latest_run_seconds(instance: Any, job_name: str, step_key: str | None = None) -> tuple[float | None, float | None]:
@@ -47,17 +73,18 @@ def weekly_sql_seconds(url: str, start: date, end: date) -> float:
     """The weekly summary's SQL alone: every week of [start, end] refreshed in one transaction (UTC)."""
     import psycopg
 
-    from toggl_assets.warehouse.weekly import refresh_weekly_summary
+    from toggl_assets.warehouse.weekly import refresh_weekly_summaries
 
     first = start - timedelta(days=start.weekday())
+    weeks = [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
     with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT array_agg(DISTINCT workspace_id) FROM raw.toggl_entries").fetchone()
+        workspace_ids = list(row[0] or []) if row else []
         began = time.perf_counter()
-        with conn.transaction():
-            week = first
-            while week <= end:
-                refresh_weekly_summary(conn, week, "UTC")
-                week += timedelta(weeks=1)
-        return time.perf_counter() - began
+        refresh_weekly_summaries(conn, weeks, "UTC", workspace_ids=workspace_ids)
+        seconds = time.perf_counter() - began
+        conn.rollback()  # a measurement, not a change
+        return seconds
 
 
 def plain_copy(url: str) -> tuple[int, float]:
@@ -92,8 +119,8 @@ def plain_copy(url: str) -> tuple[int, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.probe")
     parser.add_argument("--home", type=Path, required=True)
-    parser.add_argument("--first", type=date.fromisoformat, required=True)
-    parser.add_argument("--last", type=date.fromisoformat, required=True)
+    parser.add_argument("--first", type=date.fromisoformat, help="first day (with --full)")
+    parser.add_argument("--last", type=date.fromisoformat, required=True, help="last partition of the range")
     parser.add_argument("--full", action="store_true", help="also the weekly SQL and the plain COPY")
     args = parser.parse_args(argv)
 
@@ -102,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     url = os.environ["TOGGL_WAREHOUSE_URL"]
     out: dict[str, Any] = {}
     with dg.DagsterInstance.from_config(str(args.home / "dagster_home")) as instance:
-        out["metadata"] = entries_metadata(instance)
+        out["metadata"] = entries_metadata(instance, args.last.isoformat())
+        out["history"] = history_metadata(instance)
         out["weekly_step_seconds"], out["weekly_run_seconds"] = latest_run_seconds(instance, "toggl_weekly")
         out["entries_step_seconds"], out["sync_run_seconds"] = latest_run_seconds(instance, "toggl_sync", ENTRIES)
     if args.full:

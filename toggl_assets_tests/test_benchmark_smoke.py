@@ -1,4 +1,8 @@
-"""A small run of ``./run bench``: the JSON it writes has every figure, with sane values."""
+"""A small real run of ``./run bench``: every section's figures are in the JSON it writes, with sane values.
+
+It runs the harness end to end (simulator and sync children, probes, the plain script, verdicts and the
+text report) on tiny workspaces, so it stays fast; the figures themselves are not judged here.
+"""
 
 from __future__ import annotations
 
@@ -8,65 +12,99 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_smoke(tmp_path: Path) -> None:
+def run_bench(tmp_path: Path, *args: str) -> tuple[str, dict]:
     output = tmp_path / "smoke.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOGGL_", "DAGSTER_"))}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--workloads",
-            "2k",
-            "--days",
-            "14",
-            "--baseline-days",
-            "2",
-            "--output",
-            str(output),
-        ],
+        [sys.executable, "-m", "benchmarks", *args, "--output", str(output)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Targets:" in result.stdout and "| workload |" in result.stdout
-    report = json.loads(output.read_text())
+    return result.stdout, json.loads(output.read_text())
 
+
+def check_measured(m: dict, *, requests: bool = True) -> None:
+    assert 0 < m["wall_seconds"] < 120 and m["cpu_seconds"] >= 0 and m["simulator_cpu_seconds"] >= 0
+    assert 20 < m["peak_rss_mb"] < 2_000
+    if requests:
+        assert m["requests"] > 0 and sum(m["requests_by_endpoint"].values()) == m["requests"]
+
+
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    stdout, report = run_bench(
+        tmp_path,
+        "--sections=overhead",
+        "--overhead-days=30",
+        "--overhead-entries=300",
+        "--short-days=0",
+        "--baseline-days=0",
+        "--no-warm-up",
+    )
+    assert "Targets:" in stdout and "Machine:" in stdout and "| command" in stdout
+
+    two = report["two_years"]
+    for key in ("backfill", "one_day", "daily_quiet", "daily_edits", "plain_script"):
+        check_measured(two[key])
+    assert two["backfill_vs_one_day"] > 0
+    assert two["plain_script"]["script_rows"] >= 290  # every entry of the workspace (running one aside)
+    quiet, edited = two["daily_quiet"], two["daily_edits"]
+    assert quiet["days_compared"] >= 29 and quiet["budget"]["resynced_pages"] == 0
+    # The late edits land on days of the synced history: those days (and only those) are re-synced.
+    assert 1 <= edited["days_resynced"] <= len(two["late_edits"]) and edited["requests"] > quiet["requests"]
+    assert quiet["budget"]["history_spans"] == 1
+    statuses = {t["name"]: t["status"] for t in report["targets"]}
+    assert any(n.startswith("two-year backfill") for n in statuses)
+    assert statuses["daily run after late edits (issue 13 budget)"] in ("PASS", "MISS")
+    assert all(status in ("PASS", "MISS", "N/A") for status in statuses.values())
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_other_sections(tmp_path: Path) -> None:
+    """Throughput, the 42-day range, the naive baseline and two workspaces, tiny."""
+    stdout, report = run_bench(
+        tmp_path,
+        "--overhead-days=10",
+        "--overhead-entries=100",
+        "--no-warm-up",
+        "--short-days=5",
+        "--short-entries=60",
+        "--baseline-days=2",
+        "--workloads=1k",
+        "--days=10",
+        "--workspace-days=10",
+        "--workspace-entries=100",
+    )
+    assert "| workload" in stdout
     ((name, run),) = report["workloads"].items()
-    assert name == "2k"
-    assert 1_900 <= run["entries_synced"] <= run["entries_fetched"] <= 2_000
-    assert run["requests"] >= run["requests_minimum"] >= 6
-    assert run["requests_by_endpoint"] and sum(run["requests_by_endpoint"].values()) == run["requests"]
-    assert 0 < run["wall_seconds"] < 120 and run["entries_per_second"] > 0
-    for key in (
-        "seconds_fetching",
-        "seconds_staging",
-        "seconds_merging",
-        "seconds_loading",
-        "weekly_step_seconds",
-        "weekly_sql_seconds",
-        "entries_step_seconds",
-    ):
+    assert name == "1k"
+    check_measured(run)
+    assert 900 <= run["entries_synced"] <= run["entries_fetched"] <= 1_000
+    assert run["requests"] >= run["requests_minimum"] >= 7
+    for key in ("seconds_fetching", "seconds_staging", "seconds_merging", "weekly_step_seconds", "weekly_sql_seconds"):
         assert run[key] is not None and run[key] >= 0, key
     assert run["load_rows_per_second"] > 0 and run["plain_copy_rows_per_second"] > 0
     assert 0 < run["load_vs_copy_ratio"] < 10
-    assert 50 < run["peak_rss_mb"] < 2_000
+    assert run["plain_script"]["rows"] >= 900
 
-    daily = run["daily"]
-    assert daily["requests"] == 6  # 5 metadata lists + 1 report page, TOGGL_WORKSPACE_ID set
-    assert daily["rows_deleted"] == daily["deleted"] and daily["rows_inserted"] == daily["added"]
-
-    baseline = run["baseline"]
+    baseline = report["two_years"]["baseline"]
     assert baseline["runs"] == 2 and baseline["requests"] >= 7  # metadata once + one report per run
-    assert baseline["ours_requests"] == run["requests"]
-
+    assert report["forty_two_days"]["range_vs_one_day"] > 0
+    ws = report["two_workspaces"]
+    assert ws["workspaces"] == 2 and ws["organizations"] == 2
+    for key in ("first_sync", "daily"):
+        check_measured(ws[key])
+        assert ws[key]["expected"] > 0
     statuses = {t["name"]: t["status"] for t in report["targets"]}
-    assert statuses["requests 2k"] in ("PASS", "MISS") and statuses["daily run (2k)"] == "PASS"
+    assert statuses["load vs plain COPY (1k)"] in ("PASS", "MISS")
+    assert statuses["two workspaces, first sync (issue 12)"] in ("PASS", "MISS")
     assert all(status in ("PASS", "MISS", "N/A") for status in statuses.values())
