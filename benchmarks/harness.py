@@ -27,9 +27,11 @@ METADATA = {"clients": 10, "projects": 40, "tags": 20, "tasks": 80}
 
 
 def clean_env() -> dict[str, str]:
-    """The environment without any Toggl or Dagster setting of the developer's shell (PYTHONPATH kept, so a
-    worktree's code is what the children run)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("TOGGL_", "DAGSTER_"))}
+    """The environment without any Toggl or Dagster setting of the developer's shell. The repository root leads
+    PYTHONPATH: children run in a scratch folder and still import ``benchmarks`` and this checkout's code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOGGL_", "DAGSTER_"))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 @dataclass

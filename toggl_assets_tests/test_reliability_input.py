@@ -90,7 +90,9 @@ def test_unknown_workspace_and_wrong_token_fail_clearly_and_change_nothing(sim, 
     unknown = run_sync(sim, warehouse_url, START, END, start_date=START, workspace_ids="1234567")
     assert not unknown.success
     message = failure_message(unknown)
-    assert "HTTP 403" in message and "workspace 1234567" in message and "TOGGL_WORKSPACE_ID" in message, message
+    # Checked against GET /me/workspaces before any workspace-scoped request: no 403 needed to know.
+    assert "workspace 1234567 is not readable" in message and "TOGGL_WORKSPACE_ID" in message, message
+    assert str(sim.workspace_id) in message  # the workspaces the token can read, to pick from
     wrong = secrets.token_hex(16)
     refused = run_sync(sim, warehouse_url, START, END, start_date=START, token=wrong)
     assert not refused.success

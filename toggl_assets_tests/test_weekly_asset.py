@@ -35,7 +35,7 @@ def defs(simulator, warehouse_url) -> dg.Definitions:
             "toggl": TogglResource(
                 api_token=simulator.api_token,
                 api_url=simulator.url,
-                workspace_id=simulator.workspace_id,
+                workspace_ids=str(simulator.workspace_id),
                 requests_per_second=0,
             ),
             "warehouse": WarehouseResource(url=warehouse_url),
@@ -59,7 +59,7 @@ def summary_rows(url: str) -> list[tuple]:
         ).fetchall()
 
 
-def test_weekly_summary_matches_the_weekly_report_and_replaces_one_week(defs, warehouse_url):
+def test_weekly_summary_matches_the_weekly_report_and_replaces_one_week(defs, simulator, warehouse_url):
     instance = dg.DagsterInstance.ephemeral()
     run(defs, SYNC_JOB, "2024-03-04", "2024-03-17", instance)
     result = run(defs, WEEKLY_JOB, "2024-03-04", "2024-03-11", instance)
@@ -71,14 +71,14 @@ def test_weekly_summary_matches_the_weekly_report_and_replaces_one_week(defs, wa
     rows = summary_rows(warehouse_url)
     with psycopg.connect(warehouse_url) as conn:
         for week in (date(2024, 3, 4), date(2024, 3, 11)):
-            report = weekly_report(conn, week, SETTINGS.timezone)
+            report = weekly_report(conn, simulator.workspace_id, week, SETTINGS.timezone)
             assert sum(r[4] for r in rows if r[0] == week) == report["total_grand"] > 0
 
     [event] = [e for e in result.get_asset_materialization_events()][-1:]
     metadata = event.materialization.metadata
     markdown = metadata["hours_by_project"].value
-    assert "| project |" in markdown and "data:image/png;base64," in markdown
-    assert metadata["dagster/row_count"].value == len(rows)
+    assert "| project |" in markdown and "data:image/svg+xml;base64," in metadata["chart"].value
+    assert metadata["dagster/row_count"].value == len([r for r in rows if r[0] == date(2024, 3, 11)])
 
     # Re-materializing one week rewrites that week only.
     run(defs, WEEKLY_JOB, "2024-03-11", "2024-03-11", instance)

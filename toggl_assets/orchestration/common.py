@@ -8,8 +8,9 @@ from typing import Any
 import dagster as dg
 
 from toggl_assets.orchestration.metadata import table_metadata
-from toggl_assets.sync.workspaces import explain
-from toggl_assets.toggl import TogglError
+from toggl_assets.orchestration.resources import TogglResource
+from toggl_assets.sync.workspaces import diagnose, explain
+from toggl_assets.toggl import TogglClient, TogglError
 from toggl_assets.warehouse.columns import column_docs
 
 RAW_GROUP = "toggl_raw"
@@ -47,6 +48,7 @@ class AssetStyle:
         }
 
 
-def toggl_failure(error: TogglError) -> dg.Failure:
-    """A step failure with one clear line; not retried (a wrong token or workspace does not heal by itself)."""
-    return dg.Failure(description=explain(error), allow_retries=False)
+def toggl_failure(error: TogglError, toggl: TogglResource, client: TogglClient) -> dg.Failure:
+    """A step failure with one clear line; not retried (a wrong token or workspace does not heal by itself).
+    A refused workspace is told apart from a refused token first (see ``diagnose``)."""
+    return dg.Failure(description=explain(diagnose(error, lambda: toggl.token_workspaces(client))), allow_retries=False)

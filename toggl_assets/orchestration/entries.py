@@ -126,7 +126,7 @@ def build_entries_asset(
                     log=context.log,
                 )
             except TogglError as error:
-                raise toggl_failure(error) from None
+                raise toggl_failure(error, toggl, client) from None
             usage = api_usage_metadata(client.stats, before)
             newest = checks.newest_entries_by_day(
                 conn, warehouse.raw_schema, workspace_ids, window.start, window.end, timezone, PREVIEW_PER_DAY

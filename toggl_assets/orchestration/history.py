@@ -79,7 +79,7 @@ def build_history_asset(style: AssetStyle, timezone: str) -> dg.AssetsDefinition
                         )
                     )  # fmt: skip
             except TogglError as error:
-                raise toggl_failure(error) from None
+                raise toggl_failure(error, toggl, client) from None
             usage = api_usage_metadata(client.stats, before)
         yield from _entry_materializations(checks)
         resynced = sorted({day for c in checks for day in c.resynced_days})

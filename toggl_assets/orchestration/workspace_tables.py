@@ -85,7 +85,7 @@ def _fetch_all(
             workspace_ids = toggl.selected_workspace_ids(client)
             fetched = {wid: fetch(client, wid) for wid in workspace_ids}
         except TogglError as error:
-            raise toggl_failure(error) from None
+            raise toggl_failure(error, toggl, client) from None
         for warning in client.warnings[warned:]:
             context.log.warning(warning)
         requests = {
@@ -155,7 +155,7 @@ def _workspaces_asset(style: AssetStyle) -> dg.AssetsDefinition:
                 try:
                     selected = select_workspaces(toggl.token_workspaces(client), configured)
                 except TogglError as error:
-                    raise toggl_failure(error) from None
+                    raise toggl_failure(error, toggl, client) from None
                 usage = api_usage_metadata(client.stats, before)
             with conn.transaction():
                 stats = tables.upsert_workspaces(conn, selected, schema=warehouse.raw_schema, synced_at=now)

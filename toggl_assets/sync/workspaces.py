@@ -7,7 +7,7 @@ this application's settings are added here, where those settings belong.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from toggl_assets.records import WorkspaceRecord
 from toggl_assets.toggl import TogglAuthError, TogglError, TogglWorkspaceAccessError
@@ -26,10 +26,31 @@ def select_workspaces(available: Sequence[WorkspaceRecord], configured: Sequence
     if missing:
         visible = ", ".join(str(w.id) for w in sorted(available, key=lambda w: w.id)) or "none"
         raise WorkspaceSelectionError(
+            "GET /api/v9/me/workspaces",
             f"workspace {', '.join(map(str, missing))} is not readable with this API token "
-            f"(TOGGL_WORKSPACE_ID; the token's workspaces: {visible})"
+            f"(TOGGL_WORKSPACE_ID; the token's workspaces: {visible})",
         )
     return [by_id[wid] for wid in configured]
+
+
+def diagnose(error: TogglError, token_workspaces: Callable[[], Sequence[WorkspaceRecord]]) -> TogglError:
+    """Toggl answers 403 on a workspace both to a wrong token and to a user who is not a member: one request
+    to ``GET /me/workspaces`` (made only after such a failure) tells which, so the user fixes the right thing."""
+    if not isinstance(error, TogglWorkspaceAccessError):
+        return error
+    try:
+        available = token_workspaces()
+    except TogglAuthError as token_refused:
+        return token_refused
+    except TogglError:
+        return error  # cannot tell: keep the original, which names both causes
+    if any(workspace.id == error.workspace_id for workspace in available):
+        return error
+    try:
+        select_workspaces(available, [error.workspace_id])
+    except WorkspaceSelectionError as not_a_member:
+        return not_a_member
+    return error
 
 
 def explain(error: TogglError) -> str:
