@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,12 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
         build_history_asset(style, settings.timezone),
         build_weekly_asset(partitions, style, settings.timezone),
     ]
+    with warnings.catch_warnings():
+        # Code references are beta in Dagster 1.13; we opt in on purpose, so its warning is noise for users.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = dg.with_source_code_references(assets)
     return dg.Definitions(
-        assets=dg.with_source_code_references(assets),
+        assets=assets,
         asset_checks=build_checks(),
         jobs=build_jobs(),
         schedules=[build_daily_schedule(settings)],

@@ -116,3 +116,25 @@ def week_chart_svg(title: str, days: Sequence[str], series: Sequence[tuple[str, 
         f'viewBox="0 0 {WIDTH} {height}"><style>{style}</style>'
         f'<rect width="{WIDTH}" height="{height}" fill="#fff"/>{"".join(body)}</svg>'
     )
+
+
+# Dagster shows a Markdown entry inline only below 1,000 characters: the day totals chart is drawn to stay
+# under that (one path for the bars, day initials, the largest day's hours), so it is seen without a click.
+INLINE_MARKDOWN_LIMIT = 1000
+
+
+def day_totals_svg(days: Sequence[str], totals: Sequence[float]) -> str:
+    """A compact bar chart of hours per day: one bar per entry of ``days`` (labels cut to two characters)."""
+    top = max(totals, default=0.0) or 1.0
+    heights = [round(value / top * 48) or (1 if value > 0 else 0) for value in totals]  # any time: a visible bar
+    bars = "".join(f"M{10 + 30 * i} 62v-{h}h22v{h}z" for i, h in enumerate(heights))
+    labels = "".join(f'<text x="{21 + 30 * i}" y="76">{escape(day[:2])}</text>' for i, day in enumerate(days))
+    peak = max(range(len(totals)), key=lambda i: totals[i], default=None)
+    value_label = (
+        f'<text x="{21 + 30 * peak}" y="11">{totals[peak]:.1f}h</text>' if peak is not None and totals[peak] else ""
+    )
+    width = 30 * len(days) + 14
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="80" font-family="sans-serif" '
+        f'font-size="10" text-anchor="middle" fill="#555"><path d="{bars}" fill="#4e79a7"/>{labels}{value_label}</svg>'
+    )

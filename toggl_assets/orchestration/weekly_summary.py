@@ -17,7 +17,7 @@ from toggl_assets.orchestration.entries import ENTRIES
 from toggl_assets.orchestration.metadata import ROW_COUNT
 from toggl_assets.orchestration.partitions import TogglPartitions
 from toggl_assets.orchestration.resources import WarehouseResource
-from toggl_assets.report_chart import week_chart_svg
+from toggl_assets.report_chart import day_totals_svg, week_chart_svg
 from toggl_assets.warehouse.history import warehouse_workspace_ids
 from toggl_assets.warehouse.overview import WeekOverview, week_overviews, weekly_totals_mismatches
 from toggl_assets.warehouse.weekly import refresh_weekly_summaries
@@ -56,17 +56,24 @@ def hours_table_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _svg_markdown(alt: str, svg: str) -> str:
+    return f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
+
+
 def week_metadata(week: date, overview: WeekOverview) -> dict[str, dg.MetadataValue]:
     """A week's own figures, its chart and its table."""
     frame = week_frame(overview, week)
     days = [column for column in frame.columns if column != "total"]
     series = [(str(project), [float(frame.loc[project, day]) for day in days]) for project in frame.index]
-    svg = week_chart_svg(f"Hours per day, week of {week}", days, series)
-    chart = base64.b64encode(svg.encode()).decode()
+    chart = _svg_markdown(
+        f"hours per day, week of {week}", week_chart_svg(f"Hours per day, week of {week}", days, series)
+    )
+    day_totals = _svg_markdown("hours per day", day_totals_svg(days, [float(frame[day].sum()) for day in days]))
     metadata: dict[str, dg.MetadataValue] = {
         ROW_COUNT: dg.MetadataValue.int(overview.rows),
         "hours": dg.MetadataValue.float(round(float(frame["total"].sum()), 2)),
-        "chart": dg.MetadataValue.md(f"![hours per day, week of {week}](data:image/svg+xml;base64,{chart})"),
+        "hours_per_day": dg.MetadataValue.md(day_totals),  # shown inline (under Dagster's 1,000 characters)
+        "chart": dg.MetadataValue.md(chart),  # by project, with its legend: "Show Markdown"
         "hours_by_project": dg.MetadataValue.md(hours_table_markdown(frame)),
     }
     for currency, amount in sorted(overview.earnings.items()):

@@ -37,38 +37,35 @@ WORKSPACE_REFRESH = timedelta(days=7)
 
 @dataclass(frozen=True)
 class TableSpec:
+    """A metadata table: read with ``TogglClient.<endpoint>(workspace_id)``, written with
+    ``warehouse.metadata.upsert_<endpoint>``."""
+
     name: str
-    fetch: Callable[[TogglClient, int], Sequence[Any] | None]
-    upsert: Callable[..., Any]
     description: str
     deps: tuple[str, ...] = (WORKSPACES,)
 
+    @property
+    def endpoint(self) -> str:
+        return self.name.removeprefix("toggl_")
+
+    def fetch(self, client: TogglClient, workspace_id: int) -> Sequence[Any] | None:
+        return getattr(client, self.endpoint)(workspace_id)
+
+    def upsert(self, conn: Any, records: Sequence[Any], **options: Any) -> Any:
+        return getattr(tables, f"upsert_{self.endpoint}")(conn, records, **options)
+
 
 TABLES = (
-    TableSpec(
-        "toggl_clients",
-        lambda client, wid: client.clients(wid),
-        tables.upsert_clients,
-        "Toggl clients of every synced workspace, archived ones included.",
-    ),
+    TableSpec("toggl_clients", "Toggl clients of every synced workspace, archived ones included."),
     TableSpec(
         "toggl_projects",
-        lambda client, wid: client.projects(wid),
-        tables.upsert_projects,
         "Toggl projects, active and inactive, and the private ones the token can see.",
         (WORKSPACES, "toggl_clients"),
     ),
-    TableSpec("toggl_tags", lambda client, wid: client.tags(wid), tables.upsert_tags, "Toggl tags."),
-    TableSpec(
-        "toggl_users",
-        lambda client, wid: client.users(wid),
-        tables.upsert_users,
-        "Members of each workspace, with their billable rates and time zones.",
-    ),
+    TableSpec("toggl_tags", "Toggl tags."),
+    TableSpec("toggl_users", "Members of each workspace, with their billable rates and time zones."),
     TableSpec(
         "toggl_tasks",
-        lambda client, wid: client.tasks(wid),
-        tables.upsert_tasks,
         "Toggl tasks (a paid-plan feature: where the plan lacks it the step logs a warning and loads nothing).",
         (WORKSPACES, "toggl_projects", "toggl_users"),
     ),

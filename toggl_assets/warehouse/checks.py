@@ -27,19 +27,29 @@ TABLES = (
     "toggl_entries",
 )
 
-# (label, SELECT yielding (row id, referenced id) pairs, referenced table)
-_REFERENCES: tuple[tuple[str, str, str], ...] = (
-    ("toggl_entries.project_id", "SELECT id, project_id AS ref FROM {s}.toggl_entries", "toggl_projects"),
-    ("toggl_entries.task_id", "SELECT id, task_id AS ref FROM {s}.toggl_entries", "toggl_tasks"),
-    ("toggl_entries.user_id", "SELECT id, user_id AS ref FROM {s}.toggl_entries", "toggl_users"),
-    ("toggl_entries.tag_ids", "SELECT id, unnest(tag_ids) AS ref FROM {s}.toggl_entries", "toggl_tags"),
-    ("toggl_projects.client_id", "SELECT id, client_id AS ref FROM {s}.toggl_projects", "toggl_clients"),
-    ("toggl_tasks.project_id", "SELECT id, project_id AS ref FROM {s}.toggl_tasks", "toggl_projects"),
-    *(
-        (f"{t}.workspace_id", f"SELECT id, workspace_id AS ref FROM {{s}}.{t}", "toggl_workspaces")
-        for t in ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks", "toggl_entries")
-    ),
-)
+# Referencing table -> {column: referenced table}; every table but toggl_workspaces also references its workspace.
+_REFERENCES: dict[str, dict[str, str]] = {
+    "toggl_entries": {
+        "project_id": "toggl_projects",
+        "task_id": "toggl_tasks",
+        "user_id": "toggl_users",
+        "tag_ids": "toggl_tags",  # an array: no FK can guard it
+    },
+    "toggl_projects": {"client_id": "toggl_clients"},
+    "toggl_tasks": {"project_id": "toggl_projects"},
+}
+
+
+def _references(tables: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    """(table, column, referenced table, SQL expression of the referenced id) of every reference of ``tables``."""
+    found = []
+    for table in tables:
+        if table == "toggl_workspaces":
+            continue
+        for column, target in {**_REFERENCES.get(table, {}), "workspace_id": "toggl_workspaces"}.items():
+            expression = f"unnest({column})" if column == "tag_ids" else column
+            found.append((table, column, target, expression))
+    return found
 
 
 @dataclass(frozen=True)
@@ -73,15 +83,21 @@ def foreign_keys_resolve(
     catches FKs that were disabled or dropped.
     """
     s = schema_ident(schema)
-    references = [ref for ref in _REFERENCES if ref[0].split(".")[0] in tables]
+    references = _references(tables)
     if not references:
         return CheckResult(True, 0, [], "no references")
     parts = [
         sql.SQL(
-            "SELECT {label} AS reference, r.id, r.ref FROM ({refs}) r"
+            "SELECT {label} AS reference, r.id, r.ref FROM (SELECT id, {expression} AS ref FROM {s}.{table}) r"
             " WHERE r.ref IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {s}.{target} x WHERE x.id = r.ref)"
-        ).format(label=sql.Literal(label), refs=sql.SQL(refs).format(s=s), s=s, target=sql.Identifier(target))
-        for label, refs, target in references
+        ).format(
+            label=sql.Literal(f"{table}.{column}"),
+            expression=sql.SQL(expression),
+            s=s,
+            table=sql.Identifier(table),
+            target=sql.Identifier(target),
+        )
+        for table, column, target, expression in references
     ]
     query = sql.SQL("SELECT reference, id, ref, count(*) OVER () FROM ({}) u ORDER BY reference, id LIMIT %s").format(
         sql.SQL(" UNION ALL ").join(parts)

@@ -19,11 +19,14 @@ stored unchanged.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import sql
 
@@ -42,15 +45,18 @@ from toggl_assets.warehouse.values import clean_text
 
 @dataclass(frozen=True)
 class LoadStats:
-    """Outcome of a metadata upsert. ``kept`` = rows Toggl no longer returns but still referenced."""
+    """Outcome of a metadata upsert, in rows."""
 
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    total: int = 0
-    kept: int = 0
-    placeholders: int = 0  # placeholder rows created in the referenced table (clients for projects, ...)
+    # Of the records Toggl returned (``total``, distinct ids):
+    inserted: int
+    updated: int
+    unchanged: int
+    total: int
+    # Of the rows Toggl no longer returns: deleted, or kept because something still references them.
+    deleted: int
+    kept: int
+    # Placeholder rows created in the referenced table (clients for projects, ...).
+    placeholders: int
 
 
 Column = tuple[str, str, Callable[[Any], Any]]  # (column, SQL type, value of a record)
@@ -70,15 +76,29 @@ class TableSpec:
     scoped: bool = True  # the table has a workspace_id column
 
 
+# SQL type of each record attribute type; a table's columns are its record's attributes, in that order.
+_SQL_TYPES = {int: "bigint", str: "text", bool: "boolean", Decimal: "numeric", datetime: "timestamptz"}
+
+
 def _getter(attribute: str, text: bool) -> Callable[[Any], Any]:
     if text:
         return lambda record: clean_text(getattr(record, attribute))
     return lambda record: getattr(record, attribute)
 
 
-def _cols(*columns: tuple[str, str] | tuple[str, str, str]) -> tuple[Column, ...]:
-    """(column, type[, record attribute when it differs]) -> :data:`Column` tuples (text is cleaned of NULs)."""
-    return tuple((c[0], c[1], _getter(c[-1] if len(c) == 3 else c[0], c[1] == "text")) for c in columns)
+def _sql_type(annotation: Any) -> str:
+    (python_type,) = [t for t in typing.get_args(annotation) or (annotation,) if t is not type(None)]
+    return _SQL_TYPES[python_type]
+
+
+def record_columns(record_type: type[msgspec.Struct], **renamed: str) -> tuple[Column, ...]:
+    """One column per attribute of ``record_type`` (``renamed``: attribute=column where they differ); text is
+    cleaned of NULs. The record is the one list of a table's columns: add an attribute, add a column."""
+    columns = []
+    for field in msgspec.structs.fields(record_type):
+        kind = _sql_type(field.type)
+        columns.append((renamed.get(field.name, field.name), kind, _getter(field.name, kind == "text")))
+    return tuple(columns)
 
 
 # Reference tests are set-based (one pass per referencing table, only when something is gone): no index on the
@@ -91,99 +111,26 @@ def _refs(*pairs: tuple[str, str]) -> str:
     )
 
 
-WORKSPACES = TableSpec(
-    "toggl_workspaces",
-    _cols(
-        ("id", "bigint"),
-        ("organization_id", "bigint"),
-        ("name", "text"),
-        ("default_currency", "text"),
-        ("default_hourly_rate", "numeric"),
-        ("rounding", "int"),
-        ("rounding_minutes", "int"),
-        ("at", "timestamptz", "updated_at"),
-    ),
-    None,
-    scoped=False,
-)
-CLIENTS = TableSpec(
-    "toggl_clients",
-    _cols(
-        ("id", "bigint"),
-        ("workspace_id", "bigint"),
-        ("name", "text"),
-        ("is_archived", "boolean"),
-        ("created_at", "timestamptz"),
-        ("updated_at", "timestamptz"),
-        ("notes", "text"),
-    ),
-    _refs(("toggl_projects", "client_id")),
-)
+WORKSPACES = TableSpec("toggl_workspaces", record_columns(WorkspaceRecord, updated_at="at"), None, scoped=False)
+CLIENTS = TableSpec("toggl_clients", record_columns(ClientRecord), _refs(("toggl_projects", "client_id")))
 PROJECTS = TableSpec(
     "toggl_projects",
-    _cols(
-        ("id", "bigint"),
-        ("workspace_id", "bigint"),
-        ("client_id", "bigint"),
-        ("name", "text"),
-        ("color", "text"),
-        ("is_private", "boolean"),
-        ("is_active", "boolean"),
-        ("is_billable", "boolean"),
-        ("created_at", "timestamptz"),
-        ("archived_at", "timestamptz"),
-        ("updated_at", "timestamptz"),
-        ("status", "text"),
-        ("rate", "numeric"),
-        ("currency", "text"),
-        ("server_deleted_at", "timestamptz"),
-    ),
+    record_columns(ProjectRecord),
     _refs(("toggl_entries", "project_id"), ("toggl_tasks", "project_id")),
     parent=("clients", "client_id"),
 )
 TAGS = TableSpec(
     "toggl_tags",
-    _cols(
-        ("id", "bigint"),
-        ("workspace_id", "bigint"),
-        ("name", "text"),
-        ("created_at", "timestamptz"),
-        ("updated_at", "timestamptz"),
-    ),
+    record_columns(TagRecord),
     # tag_ids is an array (no FK): one pass over the entries that share a gone tag.
     "SELECT g.id FROM {s}.toggl_entries r CROSS JOIN LATERAL unnest(r.tag_ids) AS g(id)"
     " WHERE EXISTS (SELECT 1 FROM gone) AND r.tag_ids && (SELECT array_agg(id) FROM gone)"
     " AND g.id IN (SELECT id FROM gone)",
 )
-USERS = TableSpec(
-    "toggl_users",
-    _cols(
-        ("id", "bigint"),
-        ("workspace_id", "bigint"),
-        ("name", "text"),
-        ("email", "text"),
-        ("is_active", "boolean"),
-        ("is_admin", "boolean"),
-        ("rate", "numeric"),
-        ("timezone", "text"),
-        ("updated_at", "timestamptz"),
-    ),
-    _refs(("toggl_entries", "user_id")),
-)
+USERS = TableSpec("toggl_users", record_columns(UserRecord), _refs(("toggl_entries", "user_id")))
 TASKS = TableSpec(
     "toggl_tasks",
-    _cols(
-        ("id", "bigint"),
-        ("workspace_id", "bigint"),
-        ("name", "text"),
-        ("project_id", "bigint"),
-        ("user_id", "bigint"),
-        ("is_active", "boolean"),
-        ("estimated_seconds", "bigint"),
-        ("tracked_ms", "bigint"),
-        ("rate", "numeric"),
-        ("updated_at", "timestamptz"),
-    ),
+    record_columns(TaskRecord),
     _refs(("toggl_entries", "task_id")),
     parent=("projects", "project_id"),
 )
@@ -300,7 +247,7 @@ def upsert_table(
         params = {"ws": workspace_id, "ids": [r.id for r in records]}
         pruned = conn.execute(build_prune_sql(schema, spec), params).fetchone()
         deleted, kept = (int(v) for v in pruned) if pruned else (0, 0)
-    return LoadStats(inserted, updated, total - inserted - updated, deleted, total, kept, placeholders)
+    return LoadStats(inserted, updated, total - inserted - updated, total, deleted, kept, placeholders)
 
 
 def upsert_workspaces(
@@ -314,7 +261,7 @@ def upsert_workspaces(
     its rows, and a workspace not in ``records`` is left as it is."""
     lock_for_load(conn)
     inserted, updated, total = _write(conn, WORKSPACES, list(records), schema, synced_at)
-    return LoadStats(inserted=inserted, updated=updated, unchanged=total - inserted - updated, total=total)
+    return LoadStats(inserted, updated, total - inserted - updated, total, deleted=0, kept=0, placeholders=0)
 
 
 def upsert_clients(conn: psycopg.Connection, records: Iterable[ClientRecord], **options: Any) -> LoadStats:
