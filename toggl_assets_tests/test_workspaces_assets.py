@@ -292,6 +292,9 @@ def test_syncing_b_alone_changes_no_row_of_a(sim, warehouse_url):
     sim.update_entry(moved, start=datetime(2024, 1, 3, 7, 30, tzinfo=UTC))
     members = [{u["uid"] for u in sim.truth.for_workspace(wid).users} for wid in (wa, wb)]
     shared = min(set.intersection(*members) - {sim.truth.users[0]["uid"]})  # not the token's user
+    # raw.toggl_users has one row per user: the member A and B share is A's row (A was written first), and
+    # B's syncs must leave it alone even though B lists that member too.
+    assert shared in {row[0] for row in rows_of_a["raw.toggl_users"]}
     added = sim.create_entry(
         user_id=shared,
         start=datetime(2024, 1, 11, 9, tzinfo=UTC),
@@ -325,9 +328,9 @@ def test_a_workspace_answering_403_fails_the_run_cleanly_and_changes_nothing(sim
     first, last = START, date(2024, 1, 14)
     assert run_job(sim, warehouse_url, SYNC_JOB, first, last, workspace_ids=ids(sim, 0, 1)).success
     before = warehouse_rows(warehouse_url)  # every column of every table, synced_at included
-    # Both workspaces change in Toggl, then the token's user loses B.
+    # Both workspaces change in Toggl (A's metadata too: a new tag), then the token's user loses B.
     changed_in_a = day_entry_ids(sim, wa, date(2024, 1, 9))[0]
-    sim.update_entry(changed_in_a, description="edited in A")
+    sim.update_entry(changed_in_a, description="edited in A", tags=["new tag in A"])
     sim.delete_entry(day_entry_ids(sim, wb, date(2024, 1, 9))[0])
     sim.remove_membership(wb)
     result = run_job(sim, warehouse_url, SYNC_JOB, first, last, workspace_ids=ids(sim, 0, 1))
@@ -346,6 +349,8 @@ def test_a_workspace_answering_403_fails_the_run_cleanly_and_changes_nothing(sim
     assert written <= {"toggl_workspaces"}, written  # its rows were fresh: it did not read Toggl at all
     assert "toggl_entries" not in {s.step_key for s in result.get_step_success_events()}
     assert stored_entries(warehouse_url, wa)[changed_in_a][0] != "edited in A"
+    assert "new tag in A" in {t["name"] for t in sim.truth.for_workspace(wa).tags}
+    assert "new tag in A" not in {row[2] for row in before["raw.toggl_tags"]}
 
 
 def pages(rows: int, per_page: int) -> int:
