@@ -320,6 +320,8 @@ def _dagster_dev(host: str, port: int) -> int:
         command[-2:] = ["-m", "toggl_assets.definitions"]
     print(f"Dagster UI: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
     process = subprocess.Popen(command, env=os.environ.copy())
+    # A service manager stops us with SIGTERM: pass it on, or `dagster dev` and its servers outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
         return process.wait()
     except KeyboardInterrupt:

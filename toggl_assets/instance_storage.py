@@ -22,6 +22,9 @@ from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
 DEFAULT_HOME = ".toggl_assets"
+# Pooled connections are replaced after an hour; threads (daemon, webserver) may open a few more than the one kept.
+POOL_RECYCLE_SECONDS = 3600
+POOL_MAX_OVERFLOW = 10
 
 
 def dagster_storage_url() -> str:
@@ -50,8 +53,20 @@ class TogglAssetsStorage(DagsterPostgresStorage):
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> TogglAssetsStorage:
-        return cls(
+        storage = cls(
             postgres_url=dagster_storage_url(),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),
             inst_data=inst_data,
         )
+        storage.keep_connections()
+        return storage
+
+    def keep_connections(self) -> None:
+        """Reuse connections instead of opening one per statement (dagster-postgres' default outside the
+        webserver). A range run writes one planned event per partition at run creation, each through its own
+        new connection otherwise: that was most of a two-year backfill's overhead (``benchmarks``, issue 15).
+        One idle connection per storage and process at most; the webserver applies its own settings on top."""
+        for component in (self.run_storage, self.event_log_storage, self.schedule_storage):
+            component.optimize_for_webserver(
+                statement_timeout=0, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=POOL_MAX_OVERFLOW
+            )
