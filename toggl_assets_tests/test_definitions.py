@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -39,6 +41,47 @@ def test_dagster_definitions_validate_passes(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+
+
+def clean_checkout(destination: Path) -> Path:
+    """The project's tracked files (as they are in the working tree) under ``destination``: what a fresh clone
+    holds, without .env, .venv or .toggl_assets."""
+    root = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = root / name
+        if source.is_file():  # a tracked file deleted in the working tree is not copied
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+@pytest.mark.slow
+def test_dg_check_defs_and_definitions_validate_pass_in_a_clean_checkout(tmp_path):
+    # The project root of a fresh clone, nothing configured: no TOGGL_* or DAGSTER_* variable, no .env. Both
+    # commands read its dagster.yaml, so the zero-setup storage (the embedded server under .toggl_assets) is used.
+    checkout = clean_checkout(tmp_path / "checkout")
+    assert not (checkout / ".env").exists() and not (checkout / ".toggl_assets").exists()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}
+    env["PYTHONPATH"] = str(checkout)  # the checkout's package, as `pip install -e .` in it would give
+    bin_dir = Path(sys.executable).parent
+    dg = subprocess.run(
+        [str(bin_dir / "dg"), "check", "defs"], capture_output=True, text=True, env=env, timeout=300, cwd=checkout
+    )
+    assert dg.returncode == 0, dg.stdout + dg.stderr
+    assert "All definitions loaded successfully." in dg.stdout
+    validate = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=checkout,
+    )
+    output = validate.stdout + validate.stderr
+    assert validate.returncode == 0, output
+    assert "Validation successful for code location toggl_assets." in output  # [tool.dagster] in pyproject.toml
+    assert (checkout / ".toggl_assets" / "pgdata").is_dir()  # dagster.yaml's storage, started on demand
 
 
 def test_assets_and_fk_dependencies(defs):

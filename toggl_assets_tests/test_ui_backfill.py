@@ -41,12 +41,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def graphql(port: int, query: str, variables: dict) -> dict:
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    """The ``data`` of a GraphQL answer of the webserver on ``port``; GraphQL errors fail the test."""
     answer = requests.post(
-        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables}, timeout=30
+        f"http://127.0.0.1:{port}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
     )
     answer.raise_for_status()
-    return answer.json()["data"]
+    body = answer.json()
+    assert not body.get("errors"), body["errors"]
+    return body["data"]
+
+
+def wait_for_assets(port: int, process: subprocess.Popen | None = None, timeout: float = 180) -> None:
+    """Wait until the webserver on ``port`` answers with the code location's assets loaded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = requests.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": "{ assetNodes { assetKey { path } } }"}, timeout=30
+            )
+            if answer.ok and (answer.json().get("data") or {}).get("assetNodes"):
+                return
+        except requests.RequestException:
+            pass
+        assert process is None or process.poll() is None, f"the Dagster process exited with {process.returncode}"
+        assert time.monotonic() < deadline, "the Dagster UI did not come up"
+        time.sleep(1)
+
+
+def wait_for_backfill(port: int, backfill_id: str, timeout: float = 180) -> dict:
+    """Poll the backfill until it has ended; return its last ``PartitionBackfill`` answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        backfill = graphql(port, BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+        if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED", "CANCELED"):
+            return backfill
+        assert time.monotonic() < deadline, f"backfill still {backfill['status']}"
+        time.sleep(2)
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGINT the process group started with ``start_new_session=True`` (Dagster's graceful stop), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -72,16 +115,7 @@ def test_ui_backfill_is_one_run_and_loads_the_window(tmp_path: Path):
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    nodes = graphql(port, "{ assetNodes { assetKey { path } } }", {})["assetNodes"]
-                    if nodes:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "the Dagster UI did not come up"
-                time.sleep(1)
+            wait_for_assets(port, dev)
             params = {
                 "partitionsByAssets": [
                     {
@@ -92,19 +126,9 @@ def test_ui_backfill_is_one_run_and_loads_the_window(tmp_path: Path):
             }
             launched = graphql(port, LAUNCH, {"params": params})["launchPartitionBackfill"]
             assert launched["__typename"] == "LaunchBackfillSuccess", launched
-            deadline = time.monotonic() + 180
-            while True:
-                backfill = graphql(port, BACKFILL, {"id": launched["backfillId"]})["partitionBackfillOrError"]
-                if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED"):
-                    break
-                assert time.monotonic() < deadline, f"backfill still {backfill['status']}"
-                time.sleep(2)
+            backfill = wait_for_backfill(port, launched["backfillId"])
         finally:
-            os.killpg(dev.pid, signal.SIGINT)
-            try:
-                dev.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(dev.pid, signal.SIGKILL)
+            stop_process_group(dev)
         assert [run["status"] for run in backfill["runs"]] == ["SUCCESS"]  # one run for 12 days
         lower = datetime(2024, 3, 4, tzinfo=UTC)
         upper = datetime(2024, 3, 16, tzinfo=UTC)
