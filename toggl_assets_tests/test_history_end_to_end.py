@@ -88,6 +88,14 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     assert result.success
 
 
+def summarize_all_weeks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.JobDefinition:
+    """The weekly summary of every week, one run; returns the weekly job."""
+    job = defs.resolve_job_def(WEEKLY_JOB)
+    weeks = build_partitions(SETTINGS).weekly.get_partition_keys()
+    assert job.execute_in_process(instance=instance, tags={RANGE_START: weeks[0], RANGE_END: weeks[-1]}).success
+    return job
+
+
 def daily_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """Exactly what one tick of the daily schedule starts: the schedule's own RunRequest, executed."""
     schedule = defs.resolve_schedule_def(DAILY_SCHEDULE)
@@ -311,11 +319,7 @@ def test_one_daily_run_repairs_late_edits_anywhere_in_two_years(pg_socket_dir):
         defs = definitions(sim, url)
         instance = dg.DagsterInstance.ephemeral()
         backfill(defs, instance)
-        weekly_job = defs.resolve_job_def(WEEKLY_JOB)
-        weeks = build_partitions(SETTINGS).weekly.get_partition_keys()
-        assert weekly_job.execute_in_process(
-            instance=instance, tags={RANGE_START: weeks[0], RANGE_END: weeks[-1]}
-        ).success
+        weekly_job = summarize_all_weeks(defs, instance)
         baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert baseline.total_requested == 0  # every week summarized after its entries
 
@@ -474,14 +478,18 @@ def test_cli_sync_without_dates_repairs_an_edit_200_days_back(pg_socket_dir, tmp
         new_database(pg_socket_dir) as url,
         new_database(pg_socket_dir) as dagster_url,
     ):
-        env = cli_env(tmp_path, url, dagster_url, sim, TOGGL_START_DATE=START.isoformat(), TOGGL_TIMEZONE="UTC")
-        first = run_cli("sync", "--start", START.isoformat(), "--end", YESTERDAY.isoformat(), env=env, cwd=tmp_path)
-        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        # The first full sync and every week's summary (what `toggl-assets sync --start --end` does), in process.
+        defs = definitions(sim, url)
+        instance = dg.DagsterInstance.ephemeral()
+        backfill(defs, instance)
+        summarize_all_weeks(defs, instance)
         day = back(200)
         [entry] = _stopped(sim, day, 1)
         projects = [p["id"] for p in sim.truth.projects if p["active"] and p["id"] != entry["project_id"]]
         sim.update_entry(entry["id"], project_id=projects[0])
+        assert summary_weeks(url, {week_of(day)}) != truth_weeks(sim, {week_of(day)})  # stale
         sim.reset_stats()
+        env = cli_env(tmp_path, url, dagster_url, sim, TOGGL_START_DATE=START.isoformat(), TOGGL_TIMEZONE="UTC")
         result = run_cli("sync", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         out = result.stdout
