@@ -76,16 +76,18 @@ def spec(seed: int, **overrides: Any):
 # ---------------------------------------------------------------------------------------------- running
 
 
-def definitions(sim: Simulator, url: str, **toggl: Any) -> dg.Definitions:
-    return build_definitions(SETTINGS, make_resources(sim, url, **toggl))
+def definitions(sim: Simulator, url: str, settings: Settings = SETTINGS, **toggl: Any) -> dg.Definitions:
+    return build_definitions(settings, make_resources(sim, url, **toggl))
 
 
-def backfill(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
-    """The first full sync: the sync job over every day of history, one run."""
-    result = defs.resolve_job_def(SYNC_JOB).execute_in_process(
-        instance=instance, tags={RANGE_START: START.isoformat(), RANGE_END: YESTERDAY.isoformat()}
-    )
-    assert result.success
+def local_yesterday(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date() - timedelta(days=1)
+
+
+def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings = SETTINGS) -> None:
+    """The first full sync: the sync job over every day of history (up to yesterday), one run."""
+    days = {RANGE_START: settings.start_date.isoformat(), RANGE_END: local_yesterday(settings).isoformat()}
+    assert defs.resolve_job_def(SYNC_JOB).execute_in_process(instance=instance, tags=days).success
 
 
 def summarize_all_weeks(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.JobDefinition:
@@ -96,15 +98,19 @@ def summarize_all_weeks(defs: dg.Definitions, instance: dg.DagsterInstance) -> d
     return job
 
 
-def daily_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def daily_tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings = SETTINGS
+) -> dg.ExecuteInProcessResult:
     """Exactly what one tick of the daily schedule starts: the schedule's own RunRequest, executed."""
     schedule = defs.resolve_schedule_def(DAILY_SCHEDULE)
-    now = datetime.now(ZoneInfo(SETTINGS.timezone))
+    now = datetime.now(ZoneInfo(settings.timezone))
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=now) as context:
         [request] = schedule.evaluate_tick(context).run_requests
     job = defs.resolve_job_def(request.job_name or schedule.job_name)
     assert job.name == DAILY_JOB
-    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (TRAILING[0], TRAILING[-1])
+    yesterday = local_yesterday(settings)
+    trailing = (yesterday - timedelta(days=settings.trailing_days - 1)).isoformat(), yesterday.isoformat()
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == trailing
     return job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
 
 
@@ -141,12 +147,15 @@ def history_check_passed(result: dg.ExecuteInProcessResult) -> bool:
 # ---------------------------------------------------------------------------------------------- truth
 
 
-def truth_entries(sim: Simulator) -> dict[int, tuple[Any, ...]]:
-    """Every stopped live entry of the simulated workspace, as the warehouse should hold it."""
+def truth_entries(sim: Simulator, settings: Settings = SETTINGS) -> dict[int, tuple[Any, ...]]:
+    """Every stopped live entry of the simulated workspace's synced days, as the warehouse should hold it."""
     out = {}
+    zone, last = ZoneInfo(settings.timezone), local_yesterday(settings)
     for e in sim.truth.iter_entries():
         if e["stop"] is None:
             continue  # the reports omit running entries, and a past day's window never asks for them
+        if not settings.start_date <= datetime.fromisoformat(e["start"]).astimezone(zone).date() <= last:
+            continue
         out[e["id"]] = (
             e["workspace_id"],
             e["project_id"],
@@ -173,10 +182,10 @@ def warehouse_entries(url: str) -> dict[int, tuple[Any, ...]]:
     return {r[0]: (*r[1:10], sorted(r[10]), sorted(r[11]), r[12]) for r in rows}
 
 
-def assert_warehouse_equals_toggl(sim: Simulator, url: str) -> None:
+def assert_warehouse_equals_toggl(sim: Simulator, url: str, settings: Settings = SETTINGS, least: int = 2500) -> None:
     """raw.toggl_entries holds exactly Toggl's entries of the whole history, field for field."""
-    truth, ours = truth_entries(sim), warehouse_entries(url)
-    assert len(truth) > 2500
+    truth, ours = truth_entries(sim, settings), warehouse_entries(url)
+    assert len(truth) > least
     missing, extra = truth.keys() - ours.keys(), ours.keys() - truth.keys()
     differing = {i: (ours[i], truth[i]) for i in truth.keys() & ours.keys() if ours[i] != truth[i]}
     assert not missing and not extra and not differing, (sorted(missing), sorted(extra), differing)
@@ -500,6 +509,43 @@ def test_cli_sync_without_dates_repairs_an_edit_200_days_back(pg_socket_dir, tmp
         assert reported == sim.stats()["total"] <= 5 + 1 + history_requests(HISTORY_DAYS) + 1
         assert_warehouse_equals_toggl(sim, url)
         assert summary_weeks(url, {week_of(day)}) == truth_weeks(sim, {week_of(day)})
+
+
+LOS_ANGELES = Settings(
+    timezone="America/Los_Angeles",
+    start_date=datetime.now(ZoneInfo("America/Los_Angeles")).date() - timedelta(days=120),
+)
+
+
+@pytest.mark.slow
+def test_days_in_another_zone_than_toggls_daily_totals_are_repaired(pg_socket_dir):
+    """TOGGL_TIMEZONE America/Los_Angeles while Toggl's daily totals are UTC days (the simulator's choice; the
+    reference leaves the zone open). A quiet tick re-syncs nothing, although the oldest synced day's UTC day
+    reaches into days never synced; an evening entry (its UTC day is the next day) deleted in Toggl is gone
+    after one tick: the differing UTC day re-syncs both local days it overlaps."""
+    settings, last = LOS_ANGELES, local_yesterday(LOS_ANGELES)
+    config = SimulatorConfig(spec=workspace_spec(1306, 1200, settings.start_date, last, users=3, tasks=0))
+    with Simulator(config) as sim, new_database(pg_socket_dir) as url:
+        evening = last - timedelta(days=60)  # 19:00 or 20:00 in Los Angeles, 03:00 UTC the next day
+        victim = sim.create_entry(start=at_hour(evening + timedelta(days=1), 3), duration_seconds=5400)
+        defs = definitions(sim, url, settings)
+        instance = dg.DagsterInstance.ephemeral()
+        backfill(defs, instance, settings)
+        assert victim["id"] in warehouse_entries(url)
+        quiet = daily_tick(defs, instance, settings)
+        assert quiet.success and history_metadata(quiet)["resynced_days"] == []
+        assert history_metadata(quiet)["days_compared"] == (last - settings.start_date).days + 1
+
+        sim.delete_entry(victim["id"])
+        result = daily_tick(defs, instance, settings)
+        assert result.success
+        meta = history_metadata(result)
+        assert [r.data["day_zone"] for r in meta["by_workspace"].records] == ["UTC"]  # Toggl's days recognised
+        assert evening.isoformat() in meta["resynced_days"], meta["resynced_days"]
+        assert victim["id"] not in warehouse_entries(url)
+        assert_warehouse_equals_toggl(sim, url, settings, least=1000)
+        again = daily_tick(defs, instance, settings)
+        assert again.success and history_metadata(again)["resynced_days"] == []
 
 
 # Issue 13's allowance (2 per 366-day span) against what the reconciliation needs: report spans of at most
