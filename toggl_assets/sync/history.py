@@ -39,6 +39,7 @@ from toggl_assets.warehouse import history as store
 # entry already in the warehouse with the same `at` is recognised and not re-synced.
 CLOCK_SKEW_MARGIN = timedelta(hours=1)
 EDITED, NEW, MOVED, DELETED, SECONDS = "edited", "new", "moved", "deleted", "seconds differ"
+USER_ZONES = "each user's zone"
 
 
 @dataclass
@@ -82,6 +83,18 @@ def adjacent_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
 
 def local_day(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def local_days_of(day: date, zone: str, timezone: str) -> list[date]:
+    """The local days (in ``timezone``) that overlap ``day`` as Toggl buckets it in ``zone``: the days to re-sync
+    when that bucket's seconds differ. In each user's zone, the day and its neighbours."""
+    if zone == timezone:
+        return [day]
+    if zone == USER_ZONES:
+        return [day - timedelta(days=1), day, day + timedelta(days=1)]
+    start = datetime.combine(day, datetime.min.time(), ZoneInfo(zone))
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(zone)) - timedelta(microseconds=1)
+    return list(_days(local_day(start, timezone), local_day(end, timezone)))
 
 
 def edited_days(
@@ -169,14 +182,20 @@ def reconcile_workspace(
     toggl_seconds = client.daily_seconds(workspace_id, first, last)
     candidates = {
         timezone: store.daily_seconds(conn, schema, workspace_id, first, last, timezone),
-        "each user's zone": store.daily_seconds(
-            conn, schema, workspace_id, first, last, timezone, by_user_timezone=True
-        ),
+        USER_ZONES: store.daily_seconds(conn, schema, workspace_id, first, last, timezone, by_user_timezone=True),
     }
     if timezone != "UTC":
         candidates["UTC"] = store.daily_seconds(conn, schema, workspace_id, first, last, "UTC")
-    check.zone, by_seconds = _best_bucketing(toggl_seconds, candidates, synced)
-    _merge(check.differences, by_seconds, allowed)
+    # A day of another zone is compared only when every local day it overlaps is synced (else the warehouse
+    # lacks part of it); the zone is chosen on the days every candidate compares, and a day that differs in it
+    # re-syncs the local days it overlaps.
+    comparable = {
+        zone: [day for day in synced if allowed.issuperset(local_days_of(day, zone, timezone))] for zone in candidates
+    }
+    common = sorted(set.intersection(*(set(days) for days in comparable.values())))
+    check.zone, _ = _best_bucketing(toggl_seconds, candidates, common)
+    for day, reasons in seconds_differences(toggl_seconds, candidates[check.zone], comparable[check.zone]).items():
+        _merge(check.differences, dict.fromkeys(local_days_of(day, check.zone, timezone), reasons), allowed)
     check.days_compared = len(synced)
     _repair(client, conn, check, timezone=timezone, schema=schema, now=now, log=log)
     newest = max((entry.updated_at for entry in updated if entry.updated_at is not None), default=None)
