@@ -26,7 +26,7 @@ def run_bench(tmp_path: Path, *args: str) -> tuple[str, dict]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
