@@ -37,7 +37,7 @@ def dagster_storage_url() -> str:
     load_dotenv_file()
     configured = os.environ.get("DAGSTER_PG_URL", "").strip()
     if configured:
-        return configured
+        return with_psycopg2_driver(configured)
     home = Path(os.environ.get("TOGGL_ASSETS_HOME", "").strip() or DEFAULT_HOME).expanduser().resolve()
     return resolve_dagster_url(home)
 
@@ -46,6 +46,16 @@ def dagster_storage_url() -> str:
 # size only when it is set in the process that emits them (CLI, run workers, and the daemon that starts
 # backfills): every one of them loads this module through dagster.yaml.
 os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "100")
+
+
+def with_psycopg2_driver(url: str) -> str:
+    """``postgresql://…`` as ``postgresql+psycopg2://…``. dagster-postgres is written for psycopg2, but SQLAlchemy
+    2.1 picks psycopg 3 for a bare scheme, and on psycopg 3 the pooled connections dagster-postgres sets up
+    (``optimize_for_webserver``) are closed by its own ``with conn:`` right after they open."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme) :]
+    return url
 
 
 class BatchedEventLogStorage(PostgresEventLogStorage):

@@ -1,0 +1,80 @@
+"""Dagster's storage as `dagster.yaml` configures it: planned events of a range run written in one batch must
+leave exactly what dagster-postgres' own per-event writes leave (partition status, failed ones included)."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster_postgres import PostgresEventLogStorage
+
+from toggl_assets.instance_storage import BatchedEventLogStorage, TogglAssetsStorage, with_psycopg2_driver
+from toggl_assets_tests.reliability_support import new_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-03-01")
+RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-02-09"}
+
+
+def _range_job(fail: bool) -> dg.JobDefinition:
+    @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+    def days(context: dg.AssetExecutionContext) -> None:
+        if fail:
+            raise RuntimeError("the range failed")
+        for key in context.partition_keys:
+            context.add_asset_metadata({"day": key}, partition_key=key)
+
+    return dg.Definitions(assets=[days]).resolve_implicit_global_asset_job_def()
+
+
+def _outcome(instance: dg.DagsterInstance) -> dict[str, object]:
+    key = dg.AssetKey("days")
+    planned = instance.event_log_storage.get_event_records(
+        dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=key), limit=1000
+    )
+    statuses = instance.get_status_by_partition(key, DAYS.get_partition_keys(), DAYS) or {}
+    return {
+        "planned": sorted(r.event_log_entry.dagster_event.partition for r in planned),
+        "materialized": sorted(instance.get_materialized_partitions(key)),
+        "failed": sorted(k for k, status in statuses.items() if status == AssetPartitionStatus.FAILED),
+        "status": sorted({str(status) for status in statuses.values()}),
+        # The asset row exists from the planned events on: the UI lists the asset before any materialization.
+        "asset_rows": len(instance.get_asset_records([key])),
+    }
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, pg_socket_dir: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A Dagster home with the project's dagster.yaml on a fresh database of the session server."""
+    with new_database(pg_socket_dir) as url:
+        shutil.copyfile(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+        monkeypatch.setenv("DAGSTER_PG_URL", url)
+        yield tmp_path
+
+
+def test_planned_events_in_one_batch_leave_what_per_event_writes_leave(dagster_home: Path, pg_socket_dir: str):
+    outcomes = []
+    with dg.DagsterInstance.from_config(str(dagster_home)) as ours:
+        assert isinstance(ours.get_ref().storage, TogglAssetsStorage)  # dagster.yaml names it
+        assert isinstance(ours.event_log_storage, BatchedEventLogStorage)
+        for fail in (True, False):
+            _range_job(fail).execute_in_process(instance=ours, tags=RANGE, raise_on_error=False)
+            outcomes.append(_outcome(ours))
+    with new_database(pg_socket_dir) as url:
+        stock_home = dagster_home / "stock"
+        stock_home.mkdir()
+        (stock_home / "dagster.yaml").write_text(
+            f"storage:\n  postgres:\n    postgres_url: {with_psycopg2_driver(url)}\n"
+        )
+        stock = dg.DagsterInstance.from_config(str(stock_home))
+        assert type(stock.event_log_storage) is PostgresEventLogStorage  # dagster-postgres as shipped
+        expected = []
+        for fail in (True, False):
+            _range_job(fail).execute_in_process(instance=stock, tags=RANGE, raise_on_error=False)
+            expected.append(_outcome(stock))
+        stock.dispose()
+    days = [key for key in DAYS.get_partition_keys() if key <= "2024-02-09"]
+    assert expected[0]["failed"] == days and expected[1]["materialized"] == days  # the reference behaves as documented
+    assert outcomes == expected
