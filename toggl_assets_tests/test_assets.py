@@ -230,3 +230,19 @@ def test_a_run_shares_one_client_so_me_is_asked_once_and_costs_the_minimum(simul
             key = event.asset_key.to_user_string()
             per_step[key] = per_step.get(key, 0) + event.materialization.metadata["api_requests"].value
     assert per_step["toggl_entries"] == pages and sum(per_step.values()) == 5 + pages
+
+
+def test_row_counts_of_the_metadata_tables_include_placeholder_rows(simulator, warehouse_url):
+    sync = Sync(simulator, warehouse_url)
+    assert sync.run(START, END).success  # entries referencing a deleted tag create a placeholder tag row
+    result = sync.run(START, START)  # the tags step now counts the placeholder its table holds
+    tables = ("toggl_workspaces", "toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks")
+    shown = {
+        event.asset_key.to_user_string(): event.materialization.metadata["dagster/row_count"].value
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.to_user_string() in tables
+    }
+    with psycopg.connect(warehouse_url) as conn:
+        stored = {t: conn.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in tables}
+        placeholders = conn.execute("SELECT count(*) FROM raw.toggl_tags WHERE is_placeholder").fetchone()[0]
+    assert placeholders > 0 and shown == stored

@@ -12,7 +12,7 @@ PLACEHOLDER = (
     "boolean",
     "True for a row created only so a reference resolves; the next metadata sync fills it in.",
 )
-WORKSPACE = ("workspace_id", "bigint", "Toggl workspace (raw.toggl_workspaces.id).")
+WORKSPACE = ("workspace_id", "bigint", "Toggl workspace (toggl_workspaces.id).")
 
 COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "toggl_workspaces": (
@@ -41,7 +41,7 @@ COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "toggl_projects": (
         ("id", "bigint", "Toggl project id."),
         WORKSPACE,
-        ("client_id", "bigint", "Client of the project (raw.toggl_clients.id), if any."),
+        ("client_id", "bigint", "Client of the project (toggl_clients.id), if any."),
         ("name", "text", "Project name."),
         ("color", "text", "Project colour, #rrggbb."),
         ("is_private", "boolean", "Private project."),
@@ -83,7 +83,7 @@ COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("id", "bigint", "Toggl task id."),
         WORKSPACE,
         ("name", "text", "Task name."),
-        ("project_id", "bigint", "Project of the task (raw.toggl_projects.id)."),
+        ("project_id", "bigint", "Project of the task (toggl_projects.id)."),
         ("user_id", "bigint", "Assignee, if any."),
         ("is_active", "boolean", "Not done yet."),
         ("estimated_seconds", "bigint", "Estimate, in seconds."),
@@ -96,9 +96,9 @@ COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "toggl_entries": (
         ("id", "bigint", "Toggl time entry id."),
         WORKSPACE,
-        ("project_id", "bigint", "Project (raw.toggl_projects.id), if any."),
-        ("task_id", "bigint", "Task (raw.toggl_tasks.id), if any."),
-        ("user_id", "bigint", "Who tracked it (raw.toggl_users.id)."),
+        ("project_id", "bigint", "Project (toggl_projects.id), if any."),
+        ("task_id", "bigint", "Task (toggl_tasks.id), if any."),
+        ("user_id", "bigint", "Who tracked it (toggl_users.id)."),
         ("description", "text", "Description."),
         ("start", "timestamptz", "Start; the entry belongs to the daily partition of this day."),
         ("end", "timestamptz", "Stop; NULL while running."),
@@ -107,7 +107,7 @@ COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("billable_amount", "numeric(14,2)", "Earnings of the entry, in its currency."),
         ("currency", "text", "Currency of the amount and rate."),
         ("tags", "text[]", "Tag names."),
-        ("tag_ids", "bigint[]", "Tag ids (raw.toggl_tags.id)."),
+        ("tag_ids", "bigint[]", "Tag ids (toggl_tags.id)."),
         ("updated_at", "timestamptz", "Toggl's last modification (at)."),
         ("hourly_rate", "numeric(14,2)", "Billable hourly rate applied."),
         SYNCED_AT,
