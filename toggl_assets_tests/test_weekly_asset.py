@@ -79,6 +79,19 @@ def test_weekly_summary_matches_the_weekly_report_and_replaces_one_week(defs, si
     markdown = metadata["hours_by_project"].value
     assert "| project |" in markdown and "data:image/svg+xml;base64," in metadata["chart"].value
     assert metadata["dagster/row_count"].value == len([r for r in rows if r[0] == date(2024, 3, 11)])
+    lineage = metadata["dagster/column_lineage"].value.deps_by_column
+    with psycopg.connect(warehouse_url) as conn:
+        columns = {
+            (schema, table): {c for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                (schema, table),
+            ).fetchall()}
+            for schema, table in [("analytics", "toggl_weekly_summary")]
+            + [("raw", t) for t in ("toggl_entries", "toggl_projects", "toggl_clients", "toggl_users")]
+        }  # fmt: skip
+    assert set(lineage) <= columns[("analytics", "toggl_weekly_summary")] and "total_ms" in lineage
+    for deps in lineage.values():  # every source column is a real column of the asset it names
+        assert all(d.column_name in columns[("raw", d.asset_key.path[-1])] for d in deps)
 
     # Re-materializing one week rewrites that week only.
     run(defs, WEEKLY_JOB, "2024-03-11", "2024-03-11", instance)

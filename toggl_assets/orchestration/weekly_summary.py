@@ -62,8 +62,39 @@ def hours_table_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _deps(*columns: str) -> list[dg.TableColumnDep]:
+    """``"asset.column"`` references as column dependencies."""
+    return [dg.TableColumnDep(dg.AssetKey(c.split(".")[0]), c.split(".")[1]) for c in columns]
+
+
+def column_lineage() -> dg.TableColumnLineage:
+    """Where each column of the summary comes from (``dagster/column_lineage``, shown by the UI)."""
+    duration = _deps("toggl_entries.start", "toggl_entries.duration_ms")
+    money = _deps("toggl_entries.start", "toggl_entries.billable_amount")
+    deps: dict[str, list[dg.TableColumnDep]] = {
+        "workspace_id": _deps("toggl_entries.workspace_id"),
+        "week_start": _deps("toggl_entries.start"),
+        "project_id": _deps("toggl_entries.project_id"),
+        "project_name": _deps("toggl_entries.project_id", "toggl_projects.name"),
+        "client_name": _deps("toggl_projects.client_id", "toggl_clients.name"),
+        "user_id": _deps("toggl_entries.user_id"),
+        "user_name": _deps("toggl_entries.user_id", "toggl_users.name"),
+        "currency": _deps("toggl_entries.currency"),
+        "total_ms": duration,
+        "billable_ms": [*duration, *_deps("toggl_entries.is_billable")],
+        "earnings": money,
+    }
+    for day in range(1, 8):
+        deps[f"day{day}_ms"] = duration
+        deps[f"day{day}_earnings"] = money
+    return dg.TableColumnLineage(deps_by_column=deps)
+
+
 def _svg_markdown(alt: str, svg: str) -> str:
     return f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
+
+
+COLUMN_LINEAGE = dg.MetadataValue.column_lineage(column_lineage())
 
 
 def week_metadata(week: date, overview: WeekOverview, frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
@@ -77,6 +108,7 @@ def week_metadata(week: date, overview: WeekOverview, frame: pd.DataFrame) -> di
     day_totals = _svg_markdown("hours per day", day_totals_svg(days, [float(v) for v in hours.sum(axis=0)]))
     metadata: dict[str, dg.MetadataValue] = {
         ROW_COUNT: dg.MetadataValue.int(overview.rows),
+        "dagster/column_lineage": COLUMN_LINEAGE,
         "hours": dg.MetadataValue.float(round(float(frame["total"].sum()), 2)),
         "hours_per_day": dg.MetadataValue.md(day_totals),  # shown inline (under Dagster's 1,000 characters)
         "chart": dg.MetadataValue.md(chart),  # by project, with its legend: "Show Markdown"
