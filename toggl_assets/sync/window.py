@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -87,16 +87,17 @@ def sync_windows(
         log.info(f"merged {len(workspace_ids)} workspace(s) in {time.perf_counter() - merge_started:.2f} s")
     finally:
         stage.close()
+    # The stage is shared by all workspaces: each one's "fetched" is its own pages' rows.
     return {
-        wid: WindowSyncResult(wid, merged[wid][0], requests, fetching, staging, merged[wid][1])
-        for wid, (requests, fetching, staging) in fetched.items()
+        wid: WindowSyncResult(wid, replace(merged[wid][0], fetched=rows), requests, fetching, staging, merged[wid][1])
+        for wid, (requests, rows, fetching, staging) in fetched.items()
     }
 
 
 def _stage_workspace(
     client: TogglClient, stage: EntryStaging, workspace_id: int, window: Window, log: Any
-) -> tuple[int, float, float]:
-    """Stage one workspace's report pages; returns (requests, seconds fetching, seconds staging)."""
+) -> tuple[int, int, float, float]:
+    """Stage one workspace's report pages; returns (requests, rows, seconds fetching, seconds staging)."""
     requests_before = client.stats.requests_by_workspace.get(workspace_id, 0)
     started = time.perf_counter()
     staging = 0.0
@@ -108,7 +109,7 @@ def _stage_workspace(
         staging += time.perf_counter() - page_started
         log.info(f"workspace {workspace_id}: page {number}, {rows} entries fetched")
     fetching = time.perf_counter() - started - staging
-    return client.stats.requests_by_workspace.get(workspace_id, 0) - requests_before, fetching, staging
+    return client.stats.requests_by_workspace.get(workspace_id, 0) - requests_before, rows, fetching, staging
 
 
 def _stage_running_entry(
