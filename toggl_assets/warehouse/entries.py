@@ -7,10 +7,19 @@ A merge writes ONE workspace: staged rows of other workspaces are ignored, only 
 window are deleted, and an entry row of another workspace is never changed. References to rows the metadata
 tables lack get placeholder rows first (:mod:`toggl_assets.warehouse.placeholders`), so foreign keys hold.
 
-Foreign keys stay declared and enforced. A row-by-row check costs more than the merge itself, so when the
-connection's role may set ``session_replication_role`` (a superuser, such as the embedded server's), the merge
-checks the window's references set-based instead, taking the same ``FOR KEY SHARE`` row locks the per-row
-triggers take, and fails if any reference is missing; other roles get the per-row triggers.
+The writes are set-based and no plan can make them quadratic, whatever the planner believes about freshly
+loaded, never-analyzed tables (nothing here runs ANALYZE): changed rows are updated and new ids inserted with a
+plain INSERT (no speculative insertion), deletions are found by ``EXCEPT``, and only the rollup days whose
+entries changed are recomputed.
+
+Foreign keys stay declared and enforced. The per-row foreign-key triggers cost about as much as the insert
+itself, so when :func:`may_skip_row_triggers` allows it (a role that may set ``session_replication_role``: a
+superuser such as the embedded server's, or from PostgreSQL 15 a role granted SET on it; and no trigger, rule
+or referencing foreign key on ``toggl_entries`` but its own foreign keys), the merge checks the window's
+references set-based instead (:func:`lock_references`: the same ``FOR KEY SHARE`` row locks the triggers take,
+failing if any reference is missing) and switches the per-row triggers off for its three writes only. Anywhere
+else (Supabase, RDS, an added audit trigger) it falls back to the per-row triggers, with the same results; a
+refused setting is undone by a savepoint and the previous value is restored after the writes, also on error.
 
 Text policy: NUL bytes are removed from every text field (PostgreSQL text cannot hold them); everything else
 (unicode, emoji, quotes, commas, braces, very long text) is stored unchanged.
@@ -18,15 +27,19 @@ Text policy: NUL bytes are removed from every text field (PostgreSQL text cannot
 
 from __future__ import annotations
 
+import struct
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
+from psycopg.adapt import Dumper
 
 from toggl_assets.records import EntryRecord
 from toggl_assets.warehouse.db import (
@@ -103,6 +116,80 @@ ENTRY_REFERENCES = (
     ("task_id", "toggl_tasks"),
     ("user_id", "toggl_users"),
 )
+# Referencing column of the window -> placeholder kind (in the order placeholders are made).
+_PLACEHOLDER_KINDS = {"user_id": "users", "project_id": "projects", "task_id": "tasks", "tag_ids": "tags"}
+
+
+# EntryRecord's fields are the staged columns, in order: a record becomes its staged row by msgspec's astuple.
+if EntryRecord.__struct_fields__ != tuple(c for c, _, _ in STAGE_COLUMNS):  # pragma: no cover - a wiring error
+    raise ImportError("EntryRecord's fields no longer match the staged columns")
+_TEXT_FIELDS = tuple(i for i, (_, _, kind) in enumerate(STAGE_COLUMNS) if kind == "text")
+_ARRAY_HEAD = struct.Struct("!iiIii")  # dimensions, has-NULLs flag, element oid, length, lower bound
+_EMPTY_HEAD = struct.Struct("!iiI")
+_INT8 = struct.Struct("!iq")  # length 8, value
+_LENGTH = struct.Struct("!i")
+_NULL = _LENGTH.pack(-1)
+_INT8_OID, _TEXT_OID, _INT8_ARRAY_OID, _TEXT_ARRAY_OID = 20, 25, 1016, 1009
+
+
+class _CachedArrayDumper(Dumper):
+    """Binary ``COPY`` dumper of a one-dimensional array (a record's tags or tag ids, a tuple or a list): byte for
+    byte what psycopg's generic array dumper writes, remembered per distinct value. Entries share few tag lists,
+    and the generic dumper (pure Python, element by element, every row) costs most of a stage's client time.
+    One instance serves one ``COPY`` (one page), so what it remembers is bounded by the page."""
+
+    format = pq.Format.BINARY
+    element_oid = 0
+
+    def __init__(self, cls: type, context: Any = None) -> None:
+        super().__init__(cls, context)
+        self._cache: dict[tuple[Any, ...], bytes] = {}
+
+    def dump(self, obj: Any) -> bytes:
+        key = tuple(obj)
+        data = self._cache.get(key)
+        if data is None:
+            data = self._cache[key] = self._encode(key)
+        return data
+
+    def _encode(self, values: tuple[Any, ...]) -> bytes:
+        if not values:
+            return _EMPTY_HEAD.pack(0, 0, self.element_oid)
+        head = _ARRAY_HEAD.pack(1, int(None in values), self.element_oid, len(values), 1)
+        return head + b"".join(_NULL if v is None else self._element(v) for v in values)
+
+    def _element(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+
+class _Int8ArrayDumper(_CachedArrayDumper):
+    oid = _INT8_ARRAY_OID
+    element_oid = _INT8_OID
+
+    def _element(self, value: Any) -> bytes:
+        return _INT8.pack(8, value)
+
+
+class _TextArrayDumper(_CachedArrayDumper):
+    """Text elements lose their NUL bytes (the text policy), as :func:`entry_row` does."""
+
+    oid = _TEXT_ARRAY_OID
+    element_oid = _TEXT_OID
+
+    def _element(self, value: Any) -> bytes:
+        data = clean_text(value).encode()
+        return _LENGTH.pack(len(data)) + data
+
+
+def _stage_rows(records: Iterable[EntryRecord]) -> Iterator[tuple[Any, ...]]:
+    """Staged rows of ``records`` for :class:`_CachedArrayDumper`: the record's own tuple, unless one of its text
+    fields holds a NUL byte (then :func:`entry_row`; tags are cleaned by the dumper)."""
+    astuple = msgspec.structs.astuple
+    for record in records:
+        row = astuple(record)
+        if "\x00" in "".join([v for i in _TEXT_FIELDS if (v := row[i])]):
+            row = entry_row(record)
+        yield row
 
 
 def entry_row(record: EntryRecord) -> tuple[Any, ...]:
@@ -128,45 +215,68 @@ def window_days(window_start: datetime, window_end: datetime, timezone: str) -> 
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def build_merge_sql(schema: str, window: str) -> sql.Composed:
-    """Upsert the window table into toggl_entries; yields (day, inserted, updated, moved_from) rows.
+def _entry_columns(prefix: str, *, with_id: bool = True) -> sql.Composed:
+    names = ENTRY_COLUMNS if with_id else ENTRY_COLUMNS[1:]
+    return sql.SQL(", ").join(sql.SQL(prefix + "{}").format(sql.Identifier(c)) for c in names)
 
-    ``moved_from`` rows name the local day an updated entry left (before this statement's update).
+
+def build_update_sql(schema: str, window: str) -> sql.Composed:
+    """Update the workspace's entries whose staged version differs; yields (new day, old day, count) rows.
+
+    ``o`` is the same row read by this statement's snapshot: its ``start`` is the value before the update.
+    An entry of another workspace with the same id is never changed.
     """
-    ident = [sql.Identifier(c) for c in ENTRY_COLUMNS]
-    non_id = ident[1:]
     return sql.SQL(
-        """WITH old AS (
-            SELECT DISTINCT (e.start AT TIME ZONE %(tz)s)::date AS day
-            FROM {s}.toggl_entries e JOIN {w} w ON w.id = e.id
-            WHERE e.workspace_id = %(ws)s AND e.start <> w.start
-        ), up AS (
-            INSERT INTO {s}.toggl_entries AS t ({cols}, synced_at)
-            SELECT {cols}, coalesce(%(synced_at)s::timestamptz, now()) FROM {w}
-            ON CONFLICT (id) DO UPDATE SET {assign}, synced_at = EXCLUDED.synced_at
-            WHERE ({old}) IS DISTINCT FROM ({new}) AND t.workspace_id = EXCLUDED.workspace_id
-            RETURNING (xmax = 0) AS inserted, (t.start AT TIME ZONE %(tz)s)::date AS day
+        """WITH up AS (
+            UPDATE {s}.toggl_entries t SET ({cols}, synced_at) = ({new}, coalesce(%(synced_at)s::timestamptz, now()))
+            FROM {w} w, {s}.toggl_entries o
+            WHERE t.id = w.id AND o.id = w.id AND t.workspace_id = w.workspace_id
+              AND ({old}) IS DISTINCT FROM ({new})
+            RETURNING (t.start AT TIME ZONE %(tz)s)::date AS day, (o.start AT TIME ZONE %(tz)s)::date AS old_day
         )
-        SELECT day, count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), false FROM up GROUP BY day
-        UNION ALL SELECT day, 0, 0, true FROM old"""
+        SELECT day, old_day, count(*) FROM up GROUP BY day, old_day"""
     ).format(
         s=schema_ident(schema),
         w=sql.Identifier(window),
-        cols=sql.SQL(", ").join(ident),
-        assign=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(i) for i in non_id),
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(i) for i in non_id),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(i) for i in non_id),
+        cols=_entry_columns("", with_id=False),
+        old=_entry_columns("t.", with_id=False),
+        new=_entry_columns("w.", with_id=False),
     )
+
+
+def build_insert_sql(schema: str, window: str) -> sql.Composed:
+    """Insert the window's entries whose id the warehouse does not hold (in any workspace); yields (day, count).
+
+    A plain insert: the ids are known to be new, so no speculative insertion (``ON CONFLICT``) is paid for.
+    The load lock keeps other writers out between the test and the insert.
+    """
+    return sql.SQL(
+        """WITH ins AS (
+            INSERT INTO {s}.toggl_entries ({cols}, synced_at)
+            SELECT {wcols}, coalesce(%(synced_at)s::timestamptz, now()) FROM {w} w
+            WHERE NOT EXISTS (SELECT 1 FROM {s}.toggl_entries e WHERE e.id = w.id)
+            RETURNING (start AT TIME ZONE %(tz)s)::date AS day
+        )
+        SELECT day, count(*) FROM ins GROUP BY day"""
+    ).format(s=schema_ident(schema), w=sql.Identifier(window), cols=_entry_columns(""), wcols=_entry_columns("w."))
 
 
 def delete_unstaged(conn: psycopg.Connection, schema: str, stage_table: str, params: dict[str, Any]) -> dict[date, int]:
     """Delete the workspace's entries starting in the window whose id the workspace's stage does not hold;
-    returns how many per local day. ``params``: ws, start, end, tz."""
+    returns how many per local day. ``params``: ws, start, end, tz.
+
+    ``EXCEPT`` (a hashed or sorted set operation) finds them: never a nested loop over the stage, whatever the
+    planner believes about freshly loaded tables.
+    """
     query = sql.SQL(
-        """WITH del AS (
-            DELETE FROM {s}.toggl_entries e
+        """WITH gone AS (
+            SELECT e.id FROM {s}.toggl_entries e
             WHERE e.workspace_id = %(ws)s AND e.start >= %(start)s AND e.start < %(end)s
-              AND NOT EXISTS (SELECT 1 FROM {stage} st WHERE st.id = e.id AND st.workspace_id = %(ws)s)
+            EXCEPT
+            SELECT st.id FROM {stage} st WHERE st.workspace_id = %(ws)s
+        ), del AS (
+            DELETE FROM {s}.toggl_entries e USING gone
+            WHERE e.id = gone.id AND e.workspace_id = %(ws)s AND e.start >= %(start)s AND e.start < %(end)s
             RETURNING (e.start AT TIME ZONE %(tz)s)::date AS day
         ) SELECT day, count(*) FROM del GROUP BY day"""
     ).format(s=schema_ident(schema), stage=sql.Identifier(stage_table))
@@ -187,29 +297,131 @@ def rows_per_day(
     return {day: int(n) for day, n in conn.execute(query, params)}
 
 
-def can_check_references_set_based(conn: psycopg.Connection) -> bool:
-    """Whether this role may switch off the per-row foreign-key triggers for one statement."""
-    row = conn.execute(
-        "SELECT rolsuper OR (current_setting('server_version_num')::int >= 150000"
-        " AND has_parameter_privilege('session_replication_role', 'SET'))"
-        " FROM pg_roles WHERE rolname = current_user"
-    ).fetchone()
-    return bool(row and row[0])
+def referenced_ids(conn: psycopg.Connection, window: str, *, tags: bool = False) -> dict[str, list[int]]:
+    """The distinct non-NULL ids each foreign-key column of table ``window`` references (and with ``tags``, the
+    distinct ids of its ``tag_ids`` arrays, under ``"tag_ids"``): one pass over the table, hashed."""
+    columns = [column for column, _ in ENTRY_REFERENCES] + (["tag_ids"] if tags else [])
+    idents = [sql.Identifier(c) for c in columns]
+    query = sql.SQL("SELECT {cols}, GROUPING({cols}) FROM {w} GROUP BY GROUPING SETS ({sets})").format(
+        cols=sql.SQL(", ").join(idents),
+        w=sql.Identifier(window),
+        sets=sql.SQL(", ").join(sql.SQL("({})").format(i) for i in idents),
+    )
+    found: dict[str, set[int]] = {c: set() for c in columns}
+    width = len(columns)
+    for row in conn.execute(query):
+        # GROUPING() has a 0 bit for the one column this row is grouped by (the first column is the high bit).
+        column = columns[next(i for i in range(width) if not row[width] >> (width - 1 - i) & 1)]
+        value = row[columns.index(column)]
+        if value is None:
+            continue
+        if column == "tag_ids":
+            found[column].update(v for v in value if v is not None)
+        else:
+            found[column].add(int(value))
+    return {c: sorted(ids) for c, ids in found.items()}
+
+
+def missing_references(conn: psycopg.Connection, schema: str, refs: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Per column of ``refs`` (see :func:`referenced_ids`), the ids its table lacks; one statement."""
+    s = schema_ident(schema)
+    tables = dict(ENTRY_REFERENCES) | {"tag_ids": "toggl_tags"}
+    columns = list(refs)
+    parts = [
+        sql.SQL(
+            "(SELECT coalesce(array_agg(r.id), '{{}}') FROM unnest(%s::bigint[]) AS r(id)"
+            " WHERE NOT EXISTS (SELECT 1 FROM {s}.{t} x WHERE x.id = r.id))"
+        ).format(s=s, t=sql.Identifier(tables[c]))
+        for c in columns
+    ]
+    row = conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(parts)), [refs[c] for c in columns]).fetchone()
+    return {c: list(row[i]) if row else [] for i, c in enumerate(columns)}
+
+
+def lock_references(conn: psycopg.Connection, schema: str, refs: dict[str, list[int]]) -> None:
+    """Lock (``FOR KEY SHARE``, as the foreign-key triggers do) every row of the foreign-key columns of ``refs``;
+    raise :class:`WarehouseError` if one is missing. One statement, whatever the window's size."""
+    s = schema_ident(schema)
+    checked = [(column, table) for column, table in ENTRY_REFERENCES if column in refs]
+    ctes = sql.SQL(", ").join(
+        sql.SQL("{n} AS (SELECT x.id FROM {s}.{t} x WHERE x.id = ANY(%s::bigint[]) FOR KEY SHARE)").format(
+            n=sql.Identifier(f"locked_{column}"), s=s, t=sql.Identifier(table)
+        )
+        for column, table in checked
+    )
+    counts = sql.SQL(", ").join(
+        sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"locked_{column}")) for column, _ in checked
+    )
+    row = conn.execute(sql.SQL("WITH {} SELECT {}").format(ctes, counts), [refs[c] for c, _ in checked]).fetchone()
+    for i, (column, table) in enumerate(checked):
+        lacking = len(refs[column]) - int(row[i] if row else 0)
+        if lacking:
+            raise WarehouseError(f"{lacking} {column} value(s) of the window reference no row of {table}")
 
 
 def check_references(conn: psycopg.Connection, schema: str, window: str) -> None:
     """Lock (``FOR KEY SHARE``, as the foreign-key triggers do) every row the window references; raise
-    :class:`WarehouseError` if one is missing. One statement per foreign key, whatever the window's size."""
-    s, w = schema_ident(schema), sql.Identifier(window)
-    for column, table in ENTRY_REFERENCES:
-        query = sql.SQL(
-            """WITH ref AS (SELECT DISTINCT {c} AS id FROM {w} WHERE {c} IS NOT NULL),
-            locked AS (SELECT x.id FROM {s}.{t} x WHERE x.id IN (SELECT id FROM ref) FOR KEY SHARE)
-            SELECT (SELECT count(*) FROM ref) - (SELECT count(*) FROM locked)"""
-        ).format(c=sql.Identifier(column), w=w, s=s, t=sql.Identifier(table))
-        row = conn.execute(query).fetchone()
-        if row and row[0]:
-            raise WarehouseError(f"{row[0]} {column} value(s) of the window reference no row of {table}")
+    :class:`WarehouseError` if one is missing. Two statements, whatever the window's size."""
+    lock_references(conn, schema, referenced_ids(conn, window))
+
+
+def may_skip_row_triggers(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether a merge may switch off ``toggl_entries``' per-row triggers and check references set-based instead.
+
+    Only when (1) this role may set ``session_replication_role`` (a superuser; from PostgreSQL 15 also a role
+    granted ``SET`` on it) and (2) the only triggers on ``toggl_entries`` are those of its own foreign keys of
+    :data:`ENTRY_REFERENCES`, with no rule: a trigger or foreign key someone added (an audit trigger, a table
+    referencing entries) must keep firing. Read-only; never fails on a server or role that lacks something.
+    """
+    version = conn.info.server_version
+    privilege = (
+        "rolsuper OR has_parameter_privilege('session_replication_role', 'SET')" if version >= 150000 else "rolsuper"
+    )
+    row = conn.execute(
+        sql.SQL(
+            """SELECT (SELECT {privilege} FROM pg_roles WHERE rolname = current_user)
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_trigger tg
+                LEFT JOIN pg_constraint c ON c.oid = tg.tgconstraint AND c.contype = 'f' AND c.conrelid = tg.tgrelid
+                LEFT JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+                WHERE tg.tgrelid = %(entries)s::regclass
+                  AND NOT coalesce(tg.tgisinternal AND cardinality(c.conkey) = 1 AND (a.attname::text, c.confrelid) IN (
+                      SELECT r.col, to_regclass(r.tab) FROM unnest(%(cols)s::text[], %(tabs)s::text[]) AS r(col, tab)
+                  ), false)
+              )
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_rewrite WHERE ev_class = %(entries)s::regclass AND rulename <> '_RETURN'
+              )"""
+        ).format(privilege=sql.SQL(privilege)),
+        {
+            "entries": f"{validate_schema_name(schema)}.toggl_entries",
+            "cols": [c for c, _ in ENTRY_REFERENCES],
+            "tabs": [f"{schema}.{t}" for _, t in ENTRY_REFERENCES],
+        },
+    ).fetchone()
+    return bool(row and row[0])
+
+
+@contextmanager
+def row_triggers_off(conn: psycopg.Connection) -> Iterator[bool]:
+    """Try to switch this transaction's per-row triggers off (``session_replication_role = replica``); yields
+    whether they are off. The previous value is restored on exit, also when the body raises; if the server
+    refuses the setting, nothing changed (a savepoint undoes the attempt) and the body runs with triggers on."""
+    row = conn.execute("SELECT current_setting('session_replication_role')").fetchone()
+    previous = row[0] if row else "origin"
+    try:
+        with conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")
+    except psycopg.errors.InsufficientPrivilege:
+        off = False
+    else:
+        off = True
+    try:
+        yield off
+    finally:
+        # After an SQL error the transaction is aborted; its rollback (or the savepoint's) restores the value.
+        if off and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            conn.execute("SELECT set_config('session_replication_role', %s, true)", (previous,))
 
 
 class EntryStaging:
@@ -252,56 +464,82 @@ class EntryStaging:
             sql.Identifier(self.table), sql.SQL(", ").join(sql.Identifier(c) for c, _, _ in STAGE_COLUMNS)
         )
         count = 0
-        with self.conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            copy.set_types([t for _, _, t in STAGE_COLUMNS])
-            for record in records:
-                copy.write_row(entry_row(record))
-                count += 1
+        with self.conn.cursor() as cur:
+            cur.adapters.register_dumper(None, _Int8ArrayDumper)
+            cur.adapters.register_dumper(None, _TextArrayDumper)
+            with cur.copy(copy_sql) as copy:
+                copy.set_types([t for _, _, t in STAGE_COLUMNS])
+                for row in _stage_rows(records):
+                    copy.write_row(row)
+                    count += 1
         self.staged += count
         return count
 
     def _create_window(self, window: str, params: dict[str, Any]) -> int:
         """The workspace's staged rows in the window, the last staged version of each id only; returns how many.
 
-        No sort: duplicates (rare) are found by one hash aggregate and only superseded versions are skipped.
-        A version superseded by one staged later with a start outside the window is skipped too.
+        A version superseded by one staged later with a start outside the window is skipped too. Duplicates are
+        rare (a page staged twice, the running entry): one aggregate over the workspace's staged ids tells, and
+        only then are the rows sorted by id to keep each id's last version. Neither step is a join, so no plan
+        can make it quadratic (the planner knows nothing of the fresh stage: nothing here runs ANALYZE).
         """
         stage = sql.Identifier(self.table)
         columns = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c, _, _ in STAGE_COLUMNS)
-        self.conn.execute(sql.SQL("ANALYZE {}").format(stage))
+        duplicated = self.conn.execute(
+            sql.SQL(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1)"
+            ).format(stage),
+            params,
+        ).fetchone()
+        source = (
+            sql.SQL(
+                "(SELECT DISTINCT ON (s.id) s.* FROM {stage} s WHERE s.workspace_id = %(ws)s ORDER BY s.id, s.seq DESC)"
+            )
+            if duplicated and duplicated[0]
+            else sql.SQL("{stage}")
+        ).format(stage=stage)
         cur = self.conn.execute(
             sql.SQL(
-                """CREATE TEMP TABLE {w} AS
-                WITH dup AS (
-                    SELECT id, max(seq) AS seq FROM {stage} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1
-                )
-                SELECT {cols} FROM {stage} s
-                WHERE s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s
-                  AND NOT EXISTS (SELECT 1 FROM dup d WHERE d.id = s.id AND d.seq <> s.seq)"""
-            ).format(w=sql.Identifier(window), stage=stage, cols=columns),
+                """CREATE TEMP TABLE {w} AS SELECT {cols} FROM {source} s
+                WHERE s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s"""
+            ).format(w=sql.Identifier(window), source=source, cols=columns),
             params,
         )
-        self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(window)))
         return max(cur.rowcount, 0)
 
-    def _write(self, window: str, params: dict[str, Any]) -> tuple[dict[date, tuple[int, int]], list[date], dict]:
-        """Upsert and delete; returns ((inserted, updated) per day, days moved from, deleted per day)."""
+    def _references(self, window: str) -> tuple[dict[str, list[int]], dict[str, int]]:
+        """The window's references (see :func:`referenced_ids`) and the placeholder rows created for the missing."""
         conn = self.conn
-        fast = self.set_based_references and can_check_references_set_based(conn)
-        if fast:
-            check_references(conn, self.schema, window)
-            conn.execute("SET LOCAL session_replication_role = replica")
-        upserted: dict[date, tuple[int, int]] = {}
-        moved_from: list[date] = []
-        for day, inserted, updated, moved in conn.execute(build_merge_sql(self.schema, window), params):
-            if moved:
-                moved_from.append(day)
-            else:
-                upserted[day] = (int(inserted), int(updated))
-        deleted = delete_unstaged(conn, self.schema, self.table, params)
-        if fast:
-            conn.execute("SET LOCAL session_replication_role = origin")
-        return upserted, moved_from, deleted
+        refs = referenced_ids(conn, window, tags=True)
+        wanted = {c: ids for c, ids in refs.items() if c != "workspace_id"}
+        missing = missing_references(conn, self.schema, wanted)
+        kinds = [kind for column, kind in _PLACEHOLDER_KINDS.items() if missing.get(column)]
+        placeholders = placeholders_from_table(conn, self.schema, window, kinds)
+        return refs, placeholders
+
+    def _write(
+        self, window: str, params: dict[str, Any], refs: dict[str, list[int]]
+    ) -> tuple[dict[date, tuple[int, int]], list[date], dict]:
+        """Update, insert and delete; returns ((inserted, updated) per day, days moved from, deleted per day).
+
+        Where allowed (:func:`may_skip_row_triggers`), the references are checked set-based by
+        :func:`lock_references` and the per-row foreign-key triggers are off for these three statements only.
+        """
+        conn = self.conn
+        fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
+        with row_triggers_off(conn) if fast else nullcontext(False) as off:
+            if off:
+                lock_references(conn, self.schema, {c: ids for c, ids in refs.items() if c != "tag_ids"})
+            updated: dict[date, int] = {}
+            moved_from: set[date] = set()
+            for day, old_day, n in conn.execute(build_update_sql(self.schema, window), params):
+                updated[day] = updated.get(day, 0) + int(n)
+                if old_day != day:
+                    moved_from.add(old_day)
+            inserted = {day: int(n) for day, n in conn.execute(build_insert_sql(self.schema, window), params)}
+            deleted = delete_unstaged(conn, self.schema, self.table, params)
+        upserted = {d: (inserted.get(d, 0), updated.get(d, 0)) for d in inserted.keys() | updated.keys()}
+        return upserted, sorted(moved_from), deleted
 
     def merge_window(
         self,
@@ -320,7 +558,7 @@ class EntryStaging:
         starting in the window whose id it did not stage at all are deleted (an entry staged with a start in
         another window is left for that window's merge). Running entries (no end, no duration) are stored as
         such. Also records every local day of the window (in ``timezone``) as synced and brings the daily rollup
-        of the days it touched up to date. ``synced_at`` defaults to the transaction's ``now()``.
+        of the days whose entries changed up to date. ``synced_at`` defaults to the transaction's ``now()``.
         """
         days = window_days(window_start, window_end, timezone)
         lock_for_load(self.conn)
@@ -329,12 +567,13 @@ class EntryStaging:
         params = {"ws": workspace_id, "start": window_start, "end": window_end, "tz": timezone, "synced_at": synced_at}
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(window)))
         in_window = self._create_window(window, params)
-        placeholders = placeholders_from_table(self.conn, self.schema, window)
-        upserted, moved_from, deleted = self._write(window, params)
+        refs, placeholders = self._references(window)
+        upserted, moved_from, deleted = self._write(window, params, refs)
         self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
         rows = rows_per_day(self.conn, self.schema, workspace_id, days, timezone)
-        moved = tuple(sorted(set(moved_from) - set(days)))
-        refresh_rollup(self.conn, self.schema, workspace_id, [*days, *moved], timezone)
+        # The rollup of a day changes only with its entries: days that gained, changed or lost one.
+        changed = {*upserted, *moved_from, *(d for d, n in deleted.items() if n)}
+        refresh_rollup(self.conn, self.schema, workspace_id, sorted(changed), timezone)
         mark_synced_days(self.conn, self.schema, workspace_id, days, synced_at)
         by_day = {
             d: DayStats(rows.get(d, 0), *upserted.get(d, (0, 0)), deleted.get(d, 0)) for d in days
@@ -350,7 +589,7 @@ class EntryStaging:
             deleted=sum(deleted.values()),
             placeholders=placeholders,
             by_day=by_day,
-            moved_from=moved,
+            moved_from=tuple(sorted(set(moved_from) - set(days))),
         )
 
     def close(self) -> None:

@@ -9,6 +9,8 @@ clears the flag; a metadata prune deletes it once nothing references it. Placeho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import psycopg
 from psycopg import sql
 
@@ -82,9 +84,12 @@ def placeholders_for_ids(conn: psycopg.Connection, schema: str, kind: str, ids: 
     return int(row[0]) if row else 0
 
 
-def placeholders_from_table(conn: psycopg.Connection, schema: str, table: str) -> dict[str, int]:
+def placeholders_from_table(
+    conn: psycopg.Connection, schema: str, table: str, kinds: Iterable[str] | None = None
+) -> dict[str, int]:
     """Placeholders for every reference of the entries in temporary table ``table`` (one workspace's window);
-    returns the rows created per kind. Kinds are processed in foreign-key order (a task's project first)."""
+    returns the rows created per kind (0 for a kind not looked at). Kinds are processed in foreign-key order (a
+    task's project first); ``kinds`` limits the work to those (the caller knows the others lack nothing)."""
     t = sql.Identifier(table)
     sources = {
         "users": sql.SQL("SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {}"),
@@ -100,8 +105,12 @@ def placeholders_from_table(conn: psycopg.Connection, schema: str, table: str) -
             " FROM {} WHERE cardinality(tag_ids) > 0) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
         ),
     }
+    wanted = set(sources) if kinds is None else set(kinds)
     created: dict[str, int] = {}
     for kind, source in sources.items():
+        if kind not in wanted:
+            created[kind] = 0
+            continue
         row = conn.execute(build_placeholder_sql(schema, kind, source.format(t))).fetchone()
         created[kind] = int(row[0]) if row else 0
     return created

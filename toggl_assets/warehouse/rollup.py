@@ -36,18 +36,22 @@ def day_runs(days: Iterable[date]) -> tuple[list[date], list[date]]:
     return firsts, lasts
 
 
-def daily_rows_sql(raw_schema: str, *, all_days: bool = False) -> sql.Composed:
+def daily_rows_sql(
+    raw_schema: str, *, all_days: bool = False, days: tuple[sql.Composable, sql.Composable] | None = None
+) -> sql.Composed:
     """SELECT of :data:`ROLLUP_COLUMNS` from the entries of workspaces ``%(ws)s`` (bigint[]) in ``%(tz)s``.
 
     Unless ``all_days``, only the local days of the runs ``%(firsts)s``/``%(lasts)s`` (date[], see
-    :func:`day_runs`) are read, each run by one index range scan on ``start``.
+    :func:`day_runs`) are read, each run by one index range scan on ``start``; ``days`` (SQL expressions of the
+    first and last day) names one run instead.
     """
     s = schema_ident(raw_schema, "raw_schema")
-    runs = sql.SQL(
-        """JOIN unnest(%(firsts)s::date[], %(lasts)s::date[]) AS r(first, last)
-            ON e.start >= (r.first::timestamp AT TIME ZONE %(tz)s)
-           AND e.start < ((r.last + 1)::timestamp AT TIME ZONE %(tz)s)"""
-    )
+    first, last = days or (sql.SQL("r.first"), sql.SQL("r.last"))
+    runs = sql.SQL("JOIN unnest(%(firsts)s::date[], %(lasts)s::date[]) AS r(first, last) ON true")
+    in_runs = sql.SQL(
+        """AND e.start >= ({first}::timestamp AT TIME ZONE %(tz)s)
+          AND e.start < (({last} + 1)::timestamp AT TIME ZONE %(tz)s)"""
+    ).format(first=first, last=last)
     # Money is summed in integer cents: exact, and much cheaper per row than numeric.
     return sql.SQL(
         """SELECT e.workspace_id, (e.start AT TIME ZONE %(tz)s)::date AS day, e.project_id, e.user_id, e.currency,
@@ -58,9 +62,13 @@ def daily_rows_sql(raw_schema: str, *, all_days: bool = False) -> sql.Composed:
                                                    round(e.duration_ms * e.hourly_rate / 3600000.0, 2), 0))
                          ELSE 0 END)::bigint) AS cents
         FROM {s}.toggl_entries e {runs}
-        WHERE e.workspace_id = ANY(%(ws)s::bigint[]) AND e.duration_ms IS NOT NULL
+        WHERE e.workspace_id = ANY(%(ws)s::bigint[]) AND e.duration_ms IS NOT NULL {in_runs}
         GROUP BY 1, 2, 3, 4, 5"""
-    ).format(s=s, runs=sql.SQL("") if all_days else runs)
+    ).format(
+        s=s,
+        runs=sql.SQL("") if all_days or days is not None else runs,
+        in_runs=sql.SQL("") if all_days else in_runs,
+    )
 
 
 def rollup_zone(conn: psycopg.Connection, schema: str, workspace_id: int) -> str | None:

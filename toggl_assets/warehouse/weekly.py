@@ -65,55 +65,49 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = True) -> sql.Composed:
     """SELECT of ``workspace_id``, ``week_start`` and :data:`SUMMARY_COLUMNS` for the 7 days from each date of
-    ``%(weeks)s`` (a date array; ``%(first)s``/``%(last)s`` are its smallest and largest date) in ``%(tz)s``,
-    for the workspaces ``%(ws)s`` (bigint[]).
+    ``%(weeks)s`` (a date array) in ``%(tz)s``, for the workspaces ``%(ws)s`` (bigint[]).
 
     The per-day figures come from the daily rollup (``from_rollup``, which must be kept in ``%(tz)s``: see
     :func:`~toggl_assets.warehouse.rollup.ensure_rollups`) or straight from the entries by the rollup's own
-    SELECT (one index range scan; for a single week). Each day's week is found by arithmetic on its local day
-    (weeks are 7 days apart from ``first``; dates of ``weeks`` that are not are simply not matched). An entry's
-    currency is its own, else its project's. Names are joined last, on the few aggregated rows.
+    SELECT (for a single week: the report). Each week is aggregated on its own (one index range scan of its
+    7 days, a small in-memory aggregate) rather than a year sorted at once: the cost grows with the weeks
+    asked for, and no plan needs statistics of the freshly written rollup. Weeks may start on any day and may
+    overlap. An entry's currency is its own, else its project's. Names are joined last, on the aggregated rows.
     """
     raw = schema_ident(raw_schema, "raw_schema")
     day_ms = sql.SQL(",\n").join(
-        sql.SQL("sum(e.ms) FILTER (WHERE e.dow = {}) AS {}").format(sql.Literal(i), sql.Identifier(c))
+        sql.SQL("sum(d.ms) FILTER (WHERE d.day - w.week_start = {}) AS {}").format(sql.Literal(i), sql.Identifier(c))
         for i, c in enumerate(_DAY_MS)
     )
     day_earnings = sql.SQL(",\n").join(
-        sql.SQL("sum(e.cents) FILTER (WHERE e.dow = {}) / 100.0 AS {}").format(sql.Literal(i), sql.Identifier(c))
+        sql.SQL("sum(d.cents) FILTER (WHERE d.day - w.week_start = {}) / 100.0 AS {}").format(
+            sql.Literal(i), sql.Identifier(c)
+        )
         for i, c in enumerate(_DAY_EARNINGS)
     )
+    week = (sql.SQL("w.week_start"), sql.SQL("w.week_start + 6"))
     source = (
         sql.SQL(
-            "SELECT * FROM {raw}.toggl_daily_rollup WHERE workspace_id = ANY(%(ws)s::bigint[])"
-            " AND day >= %(first)s::date AND day < %(last)s::date + 7"
+            "SELECT * FROM {raw}.toggl_daily_rollup r WHERE r.workspace_id = ANY(%(ws)s::bigint[])"
+            " AND r.day >= w.week_start AND r.day < w.week_start + 7"
         ).format(raw=raw)
         if from_rollup
-        else daily_rows_sql(raw_schema)
+        else daily_rows_sql(raw_schema, days=week)
     )
     return sql.SQL(
-        """WITH d AS ({source}),
-        e AS (
-            SELECT d.workspace_id, d.project_id, d.user_id, d.ms, d.billable_ms, d.cents,
-                   coalesce(d.currency, p.currency) AS currency,
-                   %(first)s::date + ((d.day - %(first)s::date) / 7) * 7 AS week_start,
-                   (d.day - %(first)s::date) %% 7 AS dow
-            FROM d LEFT JOIN {raw}.toggl_projects p ON p.id = d.project_id
-            WHERE d.day >= %(first)s::date
-        ),
-        agg AS (
-            SELECT e.workspace_id, e.week_start, e.project_id, e.user_id, e.currency,
+        """SELECT agg.*, p.name AS project_name, c.name AS client_name, u.name AS user_name
+        FROM unnest(%(weeks)s::date[]) AS w(week_start)
+        CROSS JOIN LATERAL (
+            SELECT d.workspace_id, w.week_start, d.project_id, d.user_id,
+                   coalesce(d.currency, dp.currency) AS currency,
                    {day_ms},
-                   sum(e.ms) AS total_ms,
-                   sum(e.billable_ms) AS billable_ms,
-                   sum(e.cents) / 100.0 AS earnings,
+                   sum(d.ms) AS total_ms,
+                   sum(d.billable_ms) AS billable_ms,
+                   sum(d.cents) / 100.0 AS earnings,
                    {day_earnings}
-            FROM e
-            WHERE e.week_start = ANY(%(weeks)s::date[])
-            GROUP BY e.workspace_id, e.week_start, e.project_id, e.user_id, e.currency
-        )
-        SELECT agg.*, p.name AS project_name, c.name AS client_name, u.name AS user_name
-        FROM agg
+            FROM ({source}) d LEFT JOIN {raw}.toggl_projects dp ON dp.id = d.project_id
+            GROUP BY d.workspace_id, d.project_id, d.user_id, coalesce(d.currency, dp.currency)
+        ) agg
         LEFT JOIN {raw}.toggl_projects p ON p.id = agg.project_id
         LEFT JOIN {raw}.toggl_clients c ON c.id = p.client_id
         LEFT JOIN {raw}.toggl_users u ON u.id = agg.user_id"""
@@ -150,7 +144,6 @@ def refresh_weekly_summaries(
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in SUMMARY_COLUMNS)
     params = weekly_parameters(week_starts, timezone, workspace_ids)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SUMMARY_LOCK_KEY,))
-    conn.execute("SET LOCAL work_mem = '64MB'")  # a year of weeks is aggregated in memory
     ensure_rollups(conn, raw_schema, params["ws"], timezone)
     conn.execute(
         sql.SQL(
