@@ -158,8 +158,8 @@ def test_sigkill_during_the_merge_rolls_back_the_whole_window(sim, databases, tm
         def backends(waiting: bool) -> int:
             row = observer.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND query LIKE %s" + (" AND wait_event_type = 'Lock'" if waiting else ""),
-                ('%INSERT INTO "raw".toggl_entries%',),
+                " AND pid <> pg_backend_pid() AND query ~ %s" + (" AND wait_event_type = 'Lock'" if waiting else ""),
+                (r'(INSERT INTO|UPDATE) "raw"\.toggl_entries',),  # the merge writes changed rows with an UPDATE
             ).fetchone()
             return int(row[0]) if row else 0
 
