@@ -129,8 +129,8 @@ class SyncSummary:
             + (f" ({self.quota_remaining} left this hour)" if self.quota_remaining is not None else "")
         ]
         for asset, counts in self.rows.items():
-            shown = ", ".join(f"{key} {value}" for key, value in counts.items())
-            out.append(f"  {asset:<22} {shown}")
+            if counts:  # the history step has no row counts: its findings follow as their own lines
+                out.append(f"  {asset:<22} " + ", ".join(f"{key} {value}" for key, value in counts.items()))
         out.extend(self.history)
         return out
 
