@@ -401,6 +401,8 @@ def test_a_daily_run_without_changes_resyncs_nothing_within_budget(pg_socket_dir
             assert (meta["days_compared"], meta["days_different"], meta["days_resynced"]) == (HISTORY_DAYS, 0, 0)
             assert meta["resynced_days"] == [] and history_check_passed(result)
             assert entry_partitions(result) == {ENTRIES: TRAILING}  # none re-materialized by toggl_history
+            # the trailing days this run re-synced count as compared and cost the reconciliation nothing
+            assert [r.data["days_just_synced"] for r in meta["by_workspace"].records] == [len(TRAILING)]
             measured = assert_within_budget(sim, resynced_ranges=0)
             _, _, pages, totals = report_usage(sim)
             assert pages - 1 + totals == meta["api_requests"]  # the history's own requests: all but 1 page
@@ -545,35 +547,42 @@ def test_days_in_another_zone_than_toggls_daily_totals_are_repaired(pg_socket_di
         assert again.success and history_metadata(again)["resynced_days"] == []
 
 
-# Issue 13's allowance (2 per 366-day span) against what the reconciliation needs: report spans of at most
-# 365 days (Toggl's apps refuse more) for the totals, and 365-day spans over the history plus a day on each side
-# (the zone of Toggl's dates is unknown) for the last-update read. Lengths a few days around a multiple of 365
-# cost one or two requests more.
-OVER_BUDGET = "report spans are capped at 365 days and the last-update read adds a day of margin at each end"
-
-
-@pytest.mark.parametrize(
-    "days",
-    [
-        363,
-        pytest.param(364, marks=pytest.mark.xfail(strict=True, reason=OVER_BUDGET)),
-        pytest.param(366, marks=pytest.mark.xfail(strict=True, reason=OVER_BUDGET)),
-        367,
-        pytest.param(730, marks=pytest.mark.xfail(strict=True, reason=OVER_BUDGET)),
-        pytest.param(732, marks=pytest.mark.xfail(strict=True, reason=OVER_BUDGET)),
-        733,
-        HISTORY_DAYS,
-    ],
-)
+# Issue 13's allowance (2 per 366-day span of synced history) against what the daily run's reconciliation needs.
+# It reads the days older than the run's trailing days (these were just read in full): report spans of at most
+# 365 days (Toggl's apps refuse more) for the totals, and the same days plus a day of margin on each side (the
+# zone of Toggl's dates is unknown) for the last-update read. The trailing week pays for the margins and the
+# shorter spans up to five years of history (5 x 366 - 5 <= 5 x 365).
+@pytest.mark.parametrize("days", [363, 364, 365, 366, 367, 730, 731, 732, 733, HISTORY_DAYS, 5 * 366])
 def test_history_budget_at_span_edges(pg_socket_dir, days):
-    """The reconciliation alone (no Dagster) over ``days`` of synced history with nothing changed: it finds
-    nothing and sends at most 2 requests per 366 days."""
+    """The daily run's order without Dagster: the trailing week re-synced, then the reconciliation over ``days``
+    of synced history with nothing changed. It finds nothing, counts every synced day as compared, and sends at
+    most 2 requests per 366 days; the trailing week costs it nothing."""
     first = YESTERDAY - timedelta(days=days - 1)
+    trailing = YESTERDAY - timedelta(days=6)
     config = SimulatorConfig(spec=workspace_spec(days, days, first, YESTERDAY, users=2, tasks=0))
     with Simulator(config) as sim, new_database(pg_socket_dir) as url, connect(url, autocommit=True) as conn:
         migrate(conn)
         with TogglClient(sim.api_token, sim.url, requests_per_second=0) as client:
             sync_windows(client, conn, [sim.workspace_id], Window(at_hour(first, 0), at_hour(TODAY, 0), "UTC"))
-            check = reconcile_workspace(client, conn, sim.workspace_id, timezone="UTC")
-        assert check.days_compared == days and not check.differences
+            run_start = datetime.now(UTC)
+            sync_windows(client, conn, [sim.workspace_id], Window(at_hour(trailing, 0), at_hour(TODAY, 0), "UTC"))
+            check = reconcile_workspace(client, conn, sim.workspace_id, timezone="UTC", fresh_since=run_start)
+        assert check.days_compared == days and check.days_fresh == 7 and not check.differences
         assert check.api_requests <= history_requests(days), check.api_requests
+
+
+def test_days_synced_by_an_earlier_run_are_checked(pg_socket_dir):
+    """Only the days synced by this run count as read in full: an edit made after an earlier sync of a day is
+    found, and a reconciliation without a run start compares every day by the signals."""
+    first = YESTERDAY - timedelta(days=39)
+    config = SimulatorConfig(spec=workspace_spec(40, 200, first, YESTERDAY, users=2, tasks=0))
+    with Simulator(config) as sim, new_database(pg_socket_dir) as url, connect(url, autocommit=True) as conn:
+        migrate(conn)
+        with TogglClient(sim.api_token, sim.url, requests_per_second=0) as client:
+            sync_windows(client, conn, [sim.workspace_id], Window(at_hour(first, 0), at_hour(TODAY, 0), "UTC"))
+            [victim] = _stopped(sim, YESTERDAY - timedelta(days=20), 1)
+            sim.update_entry(victim["id"], description="fixed after the earlier sync")
+            run_start = datetime.now(UTC)
+            check = reconcile_workspace(client, conn, sim.workspace_id, timezone="UTC", fresh_since=run_start)
+        assert check.days_fresh == 0 and check.days_compared == 40
+        assert check.resynced_days == [YESTERDAY - timedelta(days=20)]

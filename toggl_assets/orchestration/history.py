@@ -50,6 +50,13 @@ def _entry_materializations(checks: list[HistoryCheck]) -> list[dg.AssetMaterial
     ]
 
 
+def _run_start(context: dg.AssetExecutionContext) -> datetime | None:
+    """When this run started: the days its own steps synced after that were read in full moments ago."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record else None
+    return datetime.fromtimestamp(started, UTC) if started else None
+
+
 def build_history_asset(style: AssetStyle, timezone: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=HISTORY,
@@ -68,6 +75,7 @@ def build_history_asset(style: AssetStyle, timezone: str) -> dg.AssetsDefinition
         update since the previous check, deletions by daily totals), and the days that differ re-synced.
         About two requests per year of synced history, plus the pages of the re-synced days."""
         checks: list[HistoryCheck] = []
+        run_start = _run_start(context)
         with toggl.client(context.log) as client, warehouse.connection() as conn:
             before = copy.deepcopy(client.stats)
             try:
@@ -75,7 +83,7 @@ def build_history_asset(style: AssetStyle, timezone: str) -> dg.AssetsDefinition
                     checks.append(
                         reconcile_workspace(
                             client, conn, wid, timezone=timezone, schema=warehouse.raw_schema,
-                            now=datetime.now(UTC), log=context.log,
+                            now=datetime.now(UTC), fresh_since=run_start, log=context.log,
                         )
                     )  # fmt: skip
             except TogglError as error:
@@ -89,6 +97,7 @@ def build_history_asset(style: AssetStyle, timezone: str) -> dg.AssetsDefinition
                 "days_compared": c.days_compared,
                 "days_different": len(c.differences),
                 "days_resynced": len(c.resynced_days),
+                "days_just_synced": c.days_fresh,
                 "day_zone": c.zone or "",
                 "api_requests": c.api_requests,
             }

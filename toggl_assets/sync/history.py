@@ -11,6 +11,9 @@ Toggl offers no feed of changes for a whole workspace (toggl-api.md §3.4). Two 
   undocumented, so the warehouse's seconds are bucketed in each candidate zone and the best match is used; a
   pair of neighbouring days whose sums agree is a boundary shift between zones, not a difference.
 
+Days read in full by the same run (the daily run's trailing days, re-synced just before) are not compared again:
+they cost no request, which keeps the reconciliation within two requests per 365 days of older history.
+
 Days that differ are merged into ranges of adjacent days and re-synced by the usual window replace
 (:func:`toggl_assets.sync.window.sync_windows`). The watermark advances only after those merges committed.
 
@@ -48,6 +51,7 @@ class HistoryCheck:
 
     workspace_id: int
     days_compared: int = 0
+    days_fresh: int = 0
     differences: dict[date, set[str]] = field(default_factory=dict)
     resynced: list[tuple[date, date]] = field(default_factory=list)
     results: list[WindowSyncResult] = field(default_factory=list)
@@ -155,21 +159,30 @@ def reconcile_workspace(
     timezone: str,
     schema: str = "raw",
     now: datetime | None = None,
+    fresh_since: datetime | None = None,
     log: logging.Logger | Any | None = None,
 ) -> HistoryCheck:
-    """Compare the workspace's synced history (every synced day before today) with Toggl and repair it."""
+    """Compare the workspace's synced history (every synced day before today) with Toggl and repair it.
+
+    Days whose window merge read Toggl at or after ``fresh_since`` (the daily run passes its own start: its
+    trailing days) were just read in full; they count as compared and cost no request here.
+    """
     now = now or datetime.now(UTC)
     log = log or logging.getLogger(__name__)
     check = HistoryCheck(workspace_id)
     today = local_day(now, timezone)
     synced = [day for day in store.synced_days(conn, schema, workspace_id) if day < today]
-    if not synced:
+    fresh = store.days_synced_since(conn, schema, workspace_id, fresh_since) if fresh_since else set()
+    stale = [day for day in synced if day not in fresh]
+    check.days_compared, check.days_fresh = len(synced), len(synced) - len(stale)
+    if not stale:
         return check
     requests_before = client.stats.requests_by_workspace.get(workspace_id, 0)
-    first, last = synced[0], synced[-1]
-    allowed = set(synced)
+    first, last = stale[0], stale[-1]
+    allowed, complete = set(stale), set(synced)
     watermark = store.get_watermark(conn, schema, workspace_id) or store.first_synced_at(conn, schema, workspace_id)
     since = (watermark or now) - CLOCK_SKEW_MARGIN
+    # A day of margin on each side: Toggl's report dates may be in another zone than ours (reference §5).
     updated = [
         entry
         for page in client.iter_updated_entry_pages(
@@ -188,15 +201,14 @@ def reconcile_workspace(
         candidates["UTC"] = store.daily_seconds(conn, schema, workspace_id, first, last, "UTC")
     # A day of another zone is compared only when every local day it overlaps is synced (else the warehouse
     # lacks part of it); the zone is chosen on the days every candidate compares, and a day that differs in it
-    # re-syncs the local days it overlaps.
+    # re-syncs the stale local days it overlaps (the fresh ones were just read in full).
     comparable = {
-        zone: [day for day in synced if allowed.issuperset(local_days_of(day, zone, timezone))] for zone in candidates
+        zone: [day for day in stale if complete.issuperset(local_days_of(day, zone, timezone))] for zone in candidates
     }
     common = sorted(set.intersection(*(set(days) for days in comparable.values())))
     check.zone, _ = _best_bucketing(toggl_seconds, candidates, common)
     for day, reasons in seconds_differences(toggl_seconds, candidates[check.zone], comparable[check.zone]).items():
         _merge(check.differences, dict.fromkeys(local_days_of(day, check.zone, timezone), reasons), allowed)
-    check.days_compared = len(synced)
     _repair(client, conn, check, timezone=timezone, schema=schema, now=now, log=log)
     newest = max((entry.updated_at for entry in updated if entry.updated_at is not None), default=None)
     with conn.transaction():

@@ -46,6 +46,14 @@ def synced_days(conn: psycopg.Connection, schema: str, workspace_id: int) -> lis
     return [row[0] for row in conn.execute(query, (workspace_id,))]
 
 
+def days_synced_since(conn: psycopg.Connection, schema: str, workspace_id: int, since: datetime) -> set[date]:
+    """The days of ``workspace_id`` whose last window merge read Toggl at or after ``since``."""
+    query = sql.SQL("SELECT day FROM {}.toggl_synced_days WHERE workspace_id = %s AND synced_at >= %s").format(
+        schema_ident(schema)
+    )
+    return {row[0] for row in conn.execute(query, (workspace_id, since))}
+
+
 def daily_seconds(
     conn: psycopg.Connection,
     schema: str,
