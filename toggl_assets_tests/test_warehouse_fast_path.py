@@ -16,8 +16,8 @@ import pytest
 from psycopg import sql
 
 from toggl_assets.warehouse import checks, entries
-from toggl_assets.warehouse.entries import may_skip_row_triggers, row_triggers_off
 from toggl_assets.warehouse.migrations import migrate
+from toggl_assets.warehouse.references import may_skip_row_triggers, row_triggers_off
 from toggl_assets_tests.factories import entry, load_entries, utc
 
 W0 = utc(2024, 3, 4)
