@@ -347,8 +347,10 @@ class EntryStaging:
         self.staged += count
         return count
 
-    def _create_window(self, window: str, params: dict[str, Any]) -> int:
-        """The workspace's staged rows in the window, the last staged version of each id only; returns how many.
+    def _create_window(self, window: str, params: dict[str, Any]) -> tuple[str, int]:
+        """The table of the workspace's staged rows in the window, the last staged version of each id only, and
+        how many rows it holds: the stage itself when it holds exactly those rows (a first load, one window),
+        else a new table named ``window``.
 
         A version superseded by one staged later with a start outside the window is skipped too. Duplicates are
         rare (a page staged twice, the running entry): one aggregate over the workspace's staged ids tells, and
@@ -357,27 +359,31 @@ class EntryStaging:
         """
         stage = sql.Identifier(self.table)
         columns = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c, _, _ in STAGE_COLUMNS)
-        duplicated = self.conn.execute(
+        in_window = sql.SQL("s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s")
+        row = self.conn.execute(
             sql.SQL(
-                "SELECT EXISTS (SELECT 1 FROM {} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1)"
-            ).format(stage),
+                """SELECT EXISTS (SELECT 1 FROM {stage} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1),
+                          (SELECT count(*) FROM {stage}), (SELECT count(*) FROM {stage} s WHERE {in_window})"""
+            ).format(stage=stage, in_window=in_window),
             params,
         ).fetchone()
+        duplicated, staged, wanted = row if row else (False, 0, 0)
+        if not duplicated and staged == wanted:
+            return self.table, int(wanted)
         source = (
             sql.SQL(
                 "(SELECT DISTINCT ON (s.id) s.* FROM {stage} s WHERE s.workspace_id = %(ws)s ORDER BY s.id, s.seq DESC)"
             )
-            if duplicated and duplicated[0]
+            if duplicated
             else sql.SQL("{stage}")
         ).format(stage=stage)
         cur = self.conn.execute(
-            sql.SQL(
-                """CREATE TEMP TABLE {w} AS SELECT {cols} FROM {source} s
-                WHERE s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s"""
-            ).format(w=sql.Identifier(window), source=source, cols=columns),
+            sql.SQL("CREATE TEMP TABLE {w} AS SELECT {cols} FROM {source} s WHERE {in_window}").format(
+                w=sql.Identifier(window), source=source, cols=columns, in_window=in_window
+            ),
             params,
         )
-        return max(cur.rowcount, 0)
+        return window, max(cur.rowcount, 0)
 
     def _references(self, window: str) -> tuple[dict[str, list[int]], dict[str, int]]:
         """The window's references (see :func:`referenced_ids`) and the placeholder rows created for the missing."""
@@ -399,6 +405,15 @@ class EntryStaging:
         """
         conn = self.conn
         fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
+        # A window that held none of the workspace's entries (a first load) has nothing to delete afterwards:
+        # entries an update moves into it are staged ones.
+        held = conn.execute(
+            sql.SQL(
+                "SELECT EXISTS (SELECT 1 FROM {}.toggl_entries"
+                " WHERE workspace_id = %(ws)s AND start >= %(start)s AND start < %(end)s)"
+            ).format(schema_ident(self.schema)),
+            params,
+        ).fetchone()
         with row_triggers_off(conn) if fast else nullcontext(False) as off:
             if off:
                 lock_references(conn, self.schema, {c: ids for c, ids in refs.items() if c != "tag_ids"})
@@ -409,7 +424,7 @@ class EntryStaging:
                 if old_day != day:
                     moved_from.add(old_day)
             inserted = {day: int(n) for day, n in conn.execute(build_insert_sql(self.schema, window), params)}
-            deleted = delete_unstaged(conn, self.schema, self.table, params)
+            deleted = delete_unstaged(conn, self.schema, self.table, params) if held and held[0] else {}
         upserted = {d: (inserted.get(d, 0), updated.get(d, 0)) for d in inserted.keys() | updated.keys()}
         return upserted, sorted(moved_from), deleted
 
@@ -435,13 +450,13 @@ class EntryStaging:
         days = window_days(window_start, window_end, timezone)
         lock_for_load(self.conn)
         ensure_workspace(self.conn, self.schema, workspace_id)
-        window = f"{self.table}_window"
         params = {"ws": workspace_id, "start": window_start, "end": window_end, "tz": timezone, "synced_at": synced_at}
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(window)))
-        in_window = self._create_window(window, params)
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(f"{self.table}_window")))
+        window, in_window = self._create_window(f"{self.table}_window", params)
         refs, placeholders = self._references(window)
         upserted, moved_from, deleted = self._write(window, params, refs)
-        self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
+        if window != self.table:
+            self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
         rows = rows_per_day(self.conn, self.schema, workspace_id, days, timezone)
         # The rollup of a day changes only with its entries: days that gained, changed or lost one.
         changed = {*upserted, *moved_from, *(d for d, n in deleted.items() if n)}
