@@ -37,7 +37,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from toggl_assets.warehouse.db import schema_ident, validate_timezone
+from toggl_assets.warehouse.db import schema_ident, validate_schema_name, validate_timezone
 from toggl_assets.warehouse.rollup import daily_rows_sql, day_runs, ensure_rollups
 
 DAYS = 7
@@ -170,6 +170,13 @@ def refresh_weekly_summaries(
     params = weekly_parameters(week_starts, timezone, workspace_ids)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (SUMMARY_LOCK_KEY,))
     ensure_rollups(conn, raw_schema, params["ws"], timezone)
+    # A rollup never analyzed (just written by a first load) makes the planner take each week for a few rows:
+    # it then hashes the aggregated rows instead of the names and sorts twice (4.4 s instead of 2.6 s for a
+    # 1M-entry year). Sampling it costs about 0.1 s, once.
+    rollup = f"{validate_schema_name(raw_schema, 'raw_schema')}.toggl_daily_rollup"
+    unanalyzed = conn.execute("SELECT reltuples < 0 FROM pg_class WHERE oid = %s::regclass", (rollup,)).fetchone()
+    if unanalyzed and unanalyzed[0]:
+        conn.execute(sql.SQL("ANALYZE {}.toggl_daily_rollup").format(schema_ident(raw_schema, "raw_schema")))
     conn.execute(
         sql.SQL(
             "DELETE FROM {}.toggl_weekly_summary WHERE workspace_id = ANY(%(ws)s::bigint[])"
