@@ -16,8 +16,8 @@ import pytest
 from psycopg import sql
 
 from toggl_assets.warehouse import checks, entries
-from toggl_assets.warehouse.entries import may_skip_row_triggers, row_triggers_off
 from toggl_assets.warehouse.migrations import migrate
+from toggl_assets.warehouse.references import may_skip_row_triggers, row_triggers_off
 from toggl_assets_tests.factories import entry, load_entries, utc
 
 W0 = utc(2024, 3, 4)
@@ -54,7 +54,7 @@ def test_triggers_come_back_on_when_the_merge_fails_in_python(
     def boom(*args: object, **kwargs: object) -> dict:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(entries, "delete_unstaged", boom)
+    monkeypatch.setattr(entries, "build_insert_sql", boom)
     with pytest.raises(RuntimeError, match="injected"):
         load_entries(db, _day(), W0, W1)
     # The transaction is still usable (no SQL error): the previous value is back.

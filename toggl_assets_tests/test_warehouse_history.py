@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from toggl_assets.warehouse.db import WarehouseError
-from toggl_assets.warehouse.entries import DayStats, EntryStaging, check_references
+from toggl_assets.warehouse.entries import DayStats, EntryStaging
 from toggl_assets.warehouse.history import (
     advance_watermark,
     daily_seconds,
@@ -20,6 +20,7 @@ from toggl_assets.warehouse.history import (
 )
 from toggl_assets.warehouse.metadata import upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
+from toggl_assets.warehouse.references import check_references
 from toggl_assets.warehouse.rollup import daily_rows_sql
 from toggl_assets.warehouse.weekly import refresh_weekly_summaries, weekly_report
 from toggl_assets_tests.factories import entry, load_entries, project, user, utc

@@ -223,7 +223,7 @@ def test_a_version_2_warehouse_migrates_with_every_row(db_v2: psycopg.Connection
     _insert_version_2_rows(conn)
     conn.commit()
     before = _all_rows(conn)
-    assert migrate(conn) == [3, 4, 5]
+    assert migrate(conn) == [3, 4, 5, 6]
     conn.commit()
     assert _all_rows(conn) == before
     assert conn.execute("SELECT id, is_placeholder FROM raw.toggl_workspaces").fetchall() == [(77, True)]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,7 +43,6 @@ from psycopg.adapt import Dumper
 
 from toggl_assets.records import EntryRecord
 from toggl_assets.warehouse.db import (
-    WarehouseError,
     lock_for_load,
     schema_ident,
     validate_schema_name,
@@ -51,6 +50,13 @@ from toggl_assets.warehouse.db import (
 )
 from toggl_assets.warehouse.history import mark_synced_days
 from toggl_assets.warehouse.placeholders import ensure_workspace, placeholders_from_table
+from toggl_assets.warehouse.references import (
+    lock_references,
+    may_skip_row_triggers,
+    missing_references,
+    referenced_ids,
+    row_triggers_off,
+)
 from toggl_assets.warehouse.rollup import refresh_rollup
 from toggl_assets.warehouse.values import clean_text
 
@@ -109,13 +115,6 @@ STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 # Columns copied from the window into toggl_entries (and compared to detect changes).
 ENTRY_COLUMNS: tuple[str, ...] = tuple(c for c, _, _ in STAGE_COLUMNS[:16])
-# (entries column, referenced table) of every foreign key of toggl_entries.
-ENTRY_REFERENCES = (
-    ("workspace_id", "toggl_workspaces"),
-    ("project_id", "toggl_projects"),
-    ("task_id", "toggl_tasks"),
-    ("user_id", "toggl_users"),
-)
 # Referencing column of the window -> placeholder kind (in the order placeholders are made).
 _PLACEHOLDER_KINDS = {"user_id": "users", "project_id": "projects", "task_id": "tasks", "tag_ids": "tags"}
 
@@ -297,133 +296,6 @@ def rows_per_day(
     return {day: int(n) for day, n in conn.execute(query, params)}
 
 
-def referenced_ids(conn: psycopg.Connection, window: str, *, tags: bool = False) -> dict[str, list[int]]:
-    """The distinct non-NULL ids each foreign-key column of table ``window`` references (and with ``tags``, the
-    distinct ids of its ``tag_ids`` arrays, under ``"tag_ids"``): one pass over the table, hashed."""
-    columns = [column for column, _ in ENTRY_REFERENCES] + (["tag_ids"] if tags else [])
-    idents = [sql.Identifier(c) for c in columns]
-    query = sql.SQL("SELECT {cols}, GROUPING({cols}) FROM {w} GROUP BY GROUPING SETS ({sets})").format(
-        cols=sql.SQL(", ").join(idents),
-        w=sql.Identifier(window),
-        sets=sql.SQL(", ").join(sql.SQL("({})").format(i) for i in idents),
-    )
-    found: dict[str, set[int]] = {c: set() for c in columns}
-    width = len(columns)
-    for row in conn.execute(query):
-        # GROUPING() has a 0 bit for the one column this row is grouped by (the first column is the high bit).
-        column = columns[next(i for i in range(width) if not row[width] >> (width - 1 - i) & 1)]
-        value = row[columns.index(column)]
-        if value is None:
-            continue
-        if column == "tag_ids":
-            found[column].update(v for v in value if v is not None)
-        else:
-            found[column].add(int(value))
-    return {c: sorted(ids) for c, ids in found.items()}
-
-
-def missing_references(conn: psycopg.Connection, schema: str, refs: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Per column of ``refs`` (see :func:`referenced_ids`), the ids its table lacks; one statement."""
-    s = schema_ident(schema)
-    tables = dict(ENTRY_REFERENCES) | {"tag_ids": "toggl_tags"}
-    columns = list(refs)
-    parts = [
-        sql.SQL(
-            "(SELECT coalesce(array_agg(r.id), '{{}}') FROM unnest(%s::bigint[]) AS r(id)"
-            " WHERE NOT EXISTS (SELECT 1 FROM {s}.{t} x WHERE x.id = r.id))"
-        ).format(s=s, t=sql.Identifier(tables[c]))
-        for c in columns
-    ]
-    row = conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(parts)), [refs[c] for c in columns]).fetchone()
-    return {c: list(row[i]) if row else [] for i, c in enumerate(columns)}
-
-
-def lock_references(conn: psycopg.Connection, schema: str, refs: dict[str, list[int]]) -> None:
-    """Lock (``FOR KEY SHARE``, as the foreign-key triggers do) every row of the foreign-key columns of ``refs``;
-    raise :class:`WarehouseError` if one is missing. One statement, whatever the window's size."""
-    s = schema_ident(schema)
-    checked = [(column, table) for column, table in ENTRY_REFERENCES if column in refs]
-    ctes = sql.SQL(", ").join(
-        sql.SQL("{n} AS (SELECT x.id FROM {s}.{t} x WHERE x.id = ANY(%s::bigint[]) FOR KEY SHARE)").format(
-            n=sql.Identifier(f"locked_{column}"), s=s, t=sql.Identifier(table)
-        )
-        for column, table in checked
-    )
-    counts = sql.SQL(", ").join(
-        sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"locked_{column}")) for column, _ in checked
-    )
-    row = conn.execute(sql.SQL("WITH {} SELECT {}").format(ctes, counts), [refs[c] for c, _ in checked]).fetchone()
-    for i, (column, table) in enumerate(checked):
-        lacking = len(refs[column]) - int(row[i] if row else 0)
-        if lacking:
-            raise WarehouseError(f"{lacking} {column} value(s) of the window reference no row of {table}")
-
-
-def check_references(conn: psycopg.Connection, schema: str, window: str) -> None:
-    """Lock (``FOR KEY SHARE``, as the foreign-key triggers do) every row the window references; raise
-    :class:`WarehouseError` if one is missing. Two statements, whatever the window's size."""
-    lock_references(conn, schema, referenced_ids(conn, window))
-
-
-def may_skip_row_triggers(conn: psycopg.Connection, schema: str) -> bool:
-    """Whether a merge may switch off ``toggl_entries``' per-row triggers and check references set-based instead.
-
-    Only when (1) this role may set ``session_replication_role`` (a superuser; from PostgreSQL 15 also a role
-    granted ``SET`` on it) and (2) the only triggers on ``toggl_entries`` are those of its own foreign keys of
-    :data:`ENTRY_REFERENCES`, with no rule: a trigger or foreign key someone added (an audit trigger, a table
-    referencing entries) must keep firing. Read-only; never fails on a server or role that lacks something.
-    """
-    version = conn.info.server_version
-    privilege = (
-        "rolsuper OR has_parameter_privilege('session_replication_role', 'SET')" if version >= 150000 else "rolsuper"
-    )
-    row = conn.execute(
-        sql.SQL(
-            """SELECT (SELECT {privilege} FROM pg_roles WHERE rolname = current_user)
-              AND NOT EXISTS (
-                SELECT 1 FROM pg_trigger tg
-                LEFT JOIN pg_constraint c ON c.oid = tg.tgconstraint AND c.contype = 'f' AND c.conrelid = tg.tgrelid
-                LEFT JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-                WHERE tg.tgrelid = %(entries)s::regclass
-                  AND NOT coalesce(tg.tgisinternal AND cardinality(c.conkey) = 1 AND (a.attname::text, c.confrelid) IN (
-                      SELECT r.col, to_regclass(r.tab) FROM unnest(%(cols)s::text[], %(tabs)s::text[]) AS r(col, tab)
-                  ), false)
-              )
-              AND NOT EXISTS (
-                SELECT 1 FROM pg_rewrite WHERE ev_class = %(entries)s::regclass AND rulename <> '_RETURN'
-              )"""
-        ).format(privilege=sql.SQL(privilege)),
-        {
-            "entries": f"{validate_schema_name(schema)}.toggl_entries",
-            "cols": [c for c, _ in ENTRY_REFERENCES],
-            "tabs": [f"{schema}.{t}" for _, t in ENTRY_REFERENCES],
-        },
-    ).fetchone()
-    return bool(row and row[0])
-
-
-@contextmanager
-def row_triggers_off(conn: psycopg.Connection) -> Iterator[bool]:
-    """Try to switch this transaction's per-row triggers off (``session_replication_role = replica``); yields
-    whether they are off. The previous value is restored on exit, also when the body raises; if the server
-    refuses the setting, nothing changed (a savepoint undoes the attempt) and the body runs with triggers on."""
-    row = conn.execute("SELECT current_setting('session_replication_role')").fetchone()
-    previous = row[0] if row else "origin"
-    try:
-        with conn.transaction():
-            conn.execute("SET LOCAL session_replication_role = replica")
-    except psycopg.errors.InsufficientPrivilege:
-        off = False
-    else:
-        off = True
-    try:
-        yield off
-    finally:
-        # After an SQL error the transaction is aborted; its rollback (or the savepoint's) restores the value.
-        if off and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-            conn.execute("SELECT set_config('session_replication_role', %s, true)", (previous,))
-
-
 class EntryStaging:
     """Stage time entries in a temporary table, then merge them workspace by workspace, window by window.
 
@@ -475,8 +347,10 @@ class EntryStaging:
         self.staged += count
         return count
 
-    def _create_window(self, window: str, params: dict[str, Any]) -> int:
-        """The workspace's staged rows in the window, the last staged version of each id only; returns how many.
+    def _create_window(self, window: str, params: dict[str, Any]) -> tuple[str, int]:
+        """The table of the workspace's staged rows in the window, the last staged version of each id only, and
+        how many rows it holds: the stage itself when it holds exactly those rows (a first load, one window),
+        else a new table named ``window``.
 
         A version superseded by one staged later with a start outside the window is skipped too. Duplicates are
         rare (a page staged twice, the running entry): one aggregate over the workspace's staged ids tells, and
@@ -485,27 +359,31 @@ class EntryStaging:
         """
         stage = sql.Identifier(self.table)
         columns = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c, _, _ in STAGE_COLUMNS)
-        duplicated = self.conn.execute(
+        in_window = sql.SQL("s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s")
+        row = self.conn.execute(
             sql.SQL(
-                "SELECT EXISTS (SELECT 1 FROM {} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1)"
-            ).format(stage),
+                """SELECT EXISTS (SELECT 1 FROM {stage} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1),
+                          (SELECT count(*) FROM {stage}), (SELECT count(*) FROM {stage} s WHERE {in_window})"""
+            ).format(stage=stage, in_window=in_window),
             params,
         ).fetchone()
+        duplicated, staged, wanted = row if row else (False, 0, 0)
+        if not duplicated and staged == wanted:
+            return self.table, int(wanted)
         source = (
             sql.SQL(
                 "(SELECT DISTINCT ON (s.id) s.* FROM {stage} s WHERE s.workspace_id = %(ws)s ORDER BY s.id, s.seq DESC)"
             )
-            if duplicated and duplicated[0]
+            if duplicated
             else sql.SQL("{stage}")
         ).format(stage=stage)
         cur = self.conn.execute(
-            sql.SQL(
-                """CREATE TEMP TABLE {w} AS SELECT {cols} FROM {source} s
-                WHERE s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s"""
-            ).format(w=sql.Identifier(window), source=source, cols=columns),
+            sql.SQL("CREATE TEMP TABLE {w} AS SELECT {cols} FROM {source} s WHERE {in_window}").format(
+                w=sql.Identifier(window), source=source, cols=columns, in_window=in_window
+            ),
             params,
         )
-        return max(cur.rowcount, 0)
+        return window, max(cur.rowcount, 0)
 
     def _references(self, window: str) -> tuple[dict[str, list[int]], dict[str, int]]:
         """The window's references (see :func:`referenced_ids`) and the placeholder rows created for the missing."""
@@ -527,6 +405,15 @@ class EntryStaging:
         """
         conn = self.conn
         fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
+        # A window that held none of the workspace's entries (a first load) has nothing to delete afterwards:
+        # entries an update moves into it are staged ones.
+        held = conn.execute(
+            sql.SQL(
+                "SELECT EXISTS (SELECT 1 FROM {}.toggl_entries"
+                " WHERE workspace_id = %(ws)s AND start >= %(start)s AND start < %(end)s)"
+            ).format(schema_ident(self.schema)),
+            params,
+        ).fetchone()
         with row_triggers_off(conn) if fast else nullcontext(False) as off:
             if off:
                 lock_references(conn, self.schema, {c: ids for c, ids in refs.items() if c != "tag_ids"})
@@ -537,7 +424,7 @@ class EntryStaging:
                 if old_day != day:
                     moved_from.add(old_day)
             inserted = {day: int(n) for day, n in conn.execute(build_insert_sql(self.schema, window), params)}
-            deleted = delete_unstaged(conn, self.schema, self.table, params)
+            deleted = delete_unstaged(conn, self.schema, self.table, params) if held and held[0] else {}
         upserted = {d: (inserted.get(d, 0), updated.get(d, 0)) for d in inserted.keys() | updated.keys()}
         return upserted, sorted(moved_from), deleted
 
@@ -563,13 +450,13 @@ class EntryStaging:
         days = window_days(window_start, window_end, timezone)
         lock_for_load(self.conn)
         ensure_workspace(self.conn, self.schema, workspace_id)
-        window = f"{self.table}_window"
         params = {"ws": workspace_id, "start": window_start, "end": window_end, "tz": timezone, "synced_at": synced_at}
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(window)))
-        in_window = self._create_window(window, params)
+        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(f"{self.table}_window")))
+        window, in_window = self._create_window(f"{self.table}_window", params)
         refs, placeholders = self._references(window)
         upserted, moved_from, deleted = self._write(window, params, refs)
-        self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
+        if window != self.table:
+            self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
         rows = rows_per_day(self.conn, self.schema, workspace_id, days, timezone)
         # The rollup of a day changes only with its entries: days that gained, changed or lost one.
         changed = {*upserted, *moved_from, *(d for d, n in deleted.items() if n)}

@@ -257,12 +257,26 @@ def _lean_entry_indexes(raw: sql.Identifier, analytics: sql.Identifier) -> list[
     return [sql.SQL(s).format(raw=raw, analytics=analytics) for s in statements]
 
 
+def _bigint_sum(raw: sql.Identifier, analytics: sql.Identifier) -> list[sql.Composable]:
+    """``toggl_sum(bigint)``: an exact sum of bigints that stays a bigint (NULL for no rows, an error on overflow).
+
+    The built-in ``sum(bigint)`` returns numeric: an allocated state per group and a numeric result cast back
+    to bigint. The rollup and the weekly summary add up millions of values; there it cost a fifth of their time.
+    """
+    statement = (
+        "CREATE AGGREGATE {raw}.toggl_sum(bigint) (SFUNC = pg_catalog.int8pl, STYPE = bigint,"
+        " COMBINEFUNC = pg_catalog.int8pl, PARALLEL = SAFE)"
+    )
+    return [sql.SQL(statement).format(raw=raw, analytics=analytics)]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw toggl tables", _initial_tables),
     Migration(2, "analytics weekly summary", _weekly_summary),
     Migration(3, "several workspaces", _workspaces),
     Migration(4, "synced days, sync state and daily rollup", _sync_state),
     Migration(5, "lean entry indexes", _lean_entry_indexes),
+    Migration(6, "bigint sum aggregate", _bigint_sum),
 )
 
 

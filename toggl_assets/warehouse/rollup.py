@@ -52,12 +52,12 @@ def daily_rows_sql(
         """AND e.start >= ({first}::timestamp AT TIME ZONE %(tz)s)
           AND e.start < (({last} + 1)::timestamp AT TIME ZONE %(tz)s)"""
     ).format(first=first, last=last)
-    # Money is summed in integer cents: exact, and much cheaper per row than numeric.
+    # Money is summed in integer cents: exact, and much cheaper per row than numeric; toggl_sum keeps sums bigint.
     return sql.SQL(
         """SELECT e.workspace_id, (e.start AT TIME ZONE %(tz)s)::date AS day, e.project_id, e.user_id, e.currency,
-               count(*) AS entries, sum(e.duration_ms) AS ms,
-               sum(e.duration_ms) FILTER (WHERE e.is_billable) AS billable_ms,
-               sum((CASE WHEN e.is_billable
+               count(*) AS entries, {s}.toggl_sum(e.duration_ms) AS ms,
+               {s}.toggl_sum(e.duration_ms) FILTER (WHERE e.is_billable) AS billable_ms,
+               {s}.toggl_sum((CASE WHEN e.is_billable
                          THEN round(100 * coalesce(e.billable_amount,
                                                    round(e.duration_ms * e.hourly_rate / 3600000.0, 2), 0))
                          ELSE 0 END)::bigint) AS cents
