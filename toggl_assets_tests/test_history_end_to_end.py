@@ -240,26 +240,32 @@ def summary_weeks(url: str, weeks: set[date]) -> dict[tuple[date, int | None, in
 # ---------------------------------------------------------------------------------------------- late edits
 
 
-def _stopped(sim: Simulator, day: date, count: int) -> list[dict[str, Any]]:
-    """``count`` ordinary stopped entries of ``day`` (UTC): with time, not crossing midnight."""
-    found = [
-        e
-        for e in sim.truth.entries_between(day, day)
-        if e["stop"] is not None and e["duration"] > 0 and e["stop"][:10] == day.isoformat()
-    ]
-    assert len(found) >= count, (day, found)
-    return found[:count]
+def _stopped(sim: Simulator, near: date, count: int) -> tuple[date, list[dict[str, Any]]]:
+    """The day nearest ``near`` (within a week, the earlier first) with ``count`` ordinary stopped entries
+    (UTC: with time, not crossing midnight), and those entries. The generated data depends on today's date, so
+    a given day may have none."""
+    for offset in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6, -7, 7):
+        day = near + timedelta(days=offset)
+        found = [
+            e
+            for e in sim.truth.entries_between(day, day)
+            if e["stop"] is not None and e["duration"] > 0 and e["stop"][:10] == day.isoformat()
+        ]
+        if len(found) >= count:
+            return day, found[:count]
+    raise AssertionError(f"no day within a week of {near} has {count} stopped entries")
 
 
 def late_edits(sim: Simulator) -> dict[date, set[str]]:
-    """Issue 13's edits far back, made in Toggl; returns the differences the daily run must find (day: reasons)."""
+    """Issue 13's edits far back, made in Toggl; returns the differences the daily run must find (day: reasons),
+    the description edit's day first."""
     projects = [p["id"] for p in sim.truth.projects if p["active"]]
     tags = [t["id"] for t in sim.truth.tags]
-    [described] = _stopped(sim, back(30), 1)
+    edited_day, [described] = _stopped(sim, back(30), 1)
     sim.update_entry(described["id"], description="fixed a month later")
-    [reassigned] = _stopped(sim, back(200), 1)
+    reassigned_day, [reassigned] = _stopped(sim, back(200), 1)
     sim.update_entry(reassigned["id"], project_id=next(p for p in projects if p != reassigned["project_id"]))
-    retagged, deleted, moved = _stopped(sim, back(500), 3)
+    old_day, (retagged, deleted, moved) = _stopped(sim, back(500), 3)
     sim.update_entry(retagged["id"], tag_ids=[t for t in tags if t not in retagged["tag_ids"]][:2])
     sim.delete_entry(deleted["id"])
     sim.update_entry(moved["id"], start=at_hour(back(420), 10))
@@ -272,10 +278,10 @@ def late_edits(sim: Simulator) -> dict[date, set[str]]:
     )
     assert created["start"].startswith(back(650).isoformat())
     return {
-        back(30): {"edited"},
-        back(200): {"edited"},
+        edited_day: {"edited"},
+        reassigned_day: {"edited"},
         back(420): {"moved", "seconds differ"},
-        back(500): {"edited", "moved", "deleted"},
+        old_day: {"edited", "moved", "deleted"},
         back(650): {"new", "seconds differ"},
     }
 
@@ -367,7 +373,7 @@ def test_one_daily_run_repairs_late_edits_anywhere_in_two_years(pg_socket_dir):
         touched = {week_of(date.fromisoformat(day)) for day in [*TRAILING, *resynced]}
         requested = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
         assert requested.get_requested_partitions(WEEKLY_KEY) == {week.isoformat() for week in touched}
-        changed = {week_of(day) for day in expected if day != back(30)}  # a new description changes no total
+        changed = {week_of(day) for day in list(expected)[1:]}  # the first, a new description, changes no total
         stale = summary_weeks(url, changed)
         assert all({k: v for k, v in stale.items() if k[0] == week} != truth_weeks(sim, {week}) for week in changed)
         for week in sorted(touched):
@@ -491,8 +497,7 @@ def test_cli_sync_without_dates_repairs_an_edit_200_days_back(pg_socket_dir, tmp
         instance = dg.DagsterInstance.ephemeral()
         backfill(defs, instance)
         summarize_all_weeks(defs, instance)
-        day = back(200)
-        [entry] = _stopped(sim, day, 1)
+        day, [entry] = _stopped(sim, back(200), 1)
         projects = [p["id"] for p in sim.truth.projects if p["active"] and p["id"] != entry["project_id"]]
         sim.update_entry(entry["id"], project_id=projects[0])
         assert summary_weeks(url, {week_of(day)}) != truth_weeks(sim, {week_of(day)})  # stale
@@ -580,9 +585,9 @@ def test_days_synced_by_an_earlier_run_are_checked(pg_socket_dir):
         migrate(conn)
         with TogglClient(sim.api_token, sim.url, requests_per_second=0) as client:
             sync_windows(client, conn, [sim.workspace_id], Window(at_hour(first, 0), at_hour(TODAY, 0), "UTC"))
-            [victim] = _stopped(sim, YESTERDAY - timedelta(days=20), 1)
+            day, [victim] = _stopped(sim, YESTERDAY - timedelta(days=20), 1)
             sim.update_entry(victim["id"], description="fixed after the earlier sync")
             run_start = datetime.now(UTC)
             check = reconcile_workspace(client, conn, sim.workspace_id, timezone="UTC", fresh_since=run_start)
         assert check.days_fresh == 0 and check.days_compared == 40
-        assert check.resynced_days == [YESTERDAY - timedelta(days=20)]
+        assert check.resynced_days == [day]

@@ -334,6 +334,13 @@ def test_a_body_that_is_not_json_is_malformed() -> None:
     assert issubclass(decode.MalformedBody, TogglResponseError)  # direct callers see a TogglResponseError
 
 
+def test_a_garbled_body_that_fails_validation_first_is_still_malformed() -> None:
+    """msgspec meets the wrongly typed ``user_id`` before the syntax error: still a body to retry, not a wrong
+    answer (and never a raw JSONDecodeError)."""
+    with pytest.raises(decode.MalformedBody, match="not valid JSON"):
+        decode.decode_report_page(b'[{"user_id": "5", "time_en', REPORT_EP, 9)
+
+
 def test_report_money_and_user_offsets() -> None:
     row = _row(
         hourly_rate_in_cents=12345,

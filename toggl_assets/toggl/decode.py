@@ -93,7 +93,13 @@ def _decode(decoder: msgspec.json.Decoder[T], content: bytes, endpoint: str, roo
     try:
         return decoder.decode(content)
     except msgspec.ValidationError as exc:
-        raise TogglResponseError(endpoint, _explain(str(exc), root, lambda: json.loads(content))) from None
+        # msgspec validates as it parses: a body cut short or garbled after a wrongly typed value fails
+        # validation before syntax. Only a body that is whole JSON is a wrong answer; the rest is retried.
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            raise MalformedBody(endpoint, "the body is not valid JSON") from None
+        raise TogglResponseError(endpoint, _explain(str(exc), root, lambda: parsed)) from None
     except msgspec.DecodeError as exc:
         raise MalformedBody(endpoint, f"the body is not valid JSON ({exc})") from None
 
