@@ -572,7 +572,7 @@ def test_history_budget_at_span_edges(pg_socket_dir, days):
             run_start = datetime.now(UTC)
             sync_windows(client, conn, [sim.workspace_id], Window(at_hour(trailing, 0), at_hour(TODAY, 0), "UTC"))
             check = reconcile_workspace(client, conn, sim.workspace_id, timezone="UTC", fresh_since=run_start)
-        assert check.days_compared == days and check.days_fresh == 7 and not check.differences
+        assert check.days_compared == days and check.days_just_synced == 7 and not check.differences
         assert check.api_requests <= history_requests(days), check.api_requests
 
 
@@ -589,5 +589,5 @@ def test_days_synced_by_an_earlier_run_are_checked(pg_socket_dir):
             sim.update_entry(victim["id"], description="fixed after the earlier sync")
             run_start = datetime.now(UTC)
             check = reconcile_workspace(client, conn, sim.workspace_id, timezone="UTC", fresh_since=run_start)
-        assert check.days_fresh == 0 and check.days_compared == 40
+        assert check.days_just_synced == 0 and check.days_compared == 40
         assert check.resynced_days == [day]

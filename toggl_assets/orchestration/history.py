@@ -97,7 +97,7 @@ def build_history_asset(style: AssetStyle, timezone: str) -> dg.AssetsDefinition
                 "days_compared": c.days_compared,
                 "days_different": len(c.differences),
                 "days_resynced": len(c.resynced_days),
-                "days_just_synced": c.days_fresh,
+                "days_just_synced": c.days_just_synced,
                 "day_zone": c.zone or "",
                 "api_requests": c.api_requests,
             }

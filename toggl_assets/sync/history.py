@@ -51,7 +51,7 @@ class HistoryCheck:
 
     workspace_id: int
     days_compared: int = 0
-    days_fresh: int = 0
+    days_just_synced: int = 0
     differences: dict[date, set[str]] = field(default_factory=dict)
     resynced: list[tuple[date, date]] = field(default_factory=list)
     results: list[WindowSyncResult] = field(default_factory=list)
@@ -174,7 +174,7 @@ def reconcile_workspace(
     synced = [day for day in store.synced_days(conn, schema, workspace_id) if day < today]
     fresh = store.days_synced_since(conn, schema, workspace_id, fresh_since) if fresh_since else set()
     stale = [day for day in synced if day not in fresh]
-    check.days_compared, check.days_fresh = len(synced), len(synced) - len(stale)
+    check.days_compared, check.days_just_synced = len(synced), len(synced) - len(stale)
     if not stale:
         return check
     requests_before = client.stats.requests_by_workspace.get(workspace_id, 0)
