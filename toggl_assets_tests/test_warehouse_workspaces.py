@@ -223,7 +223,7 @@ def test_a_version_2_warehouse_migrates_with_every_row(db_v2: psycopg.Connection
     _insert_version_2_rows(conn)
     conn.commit()
     before = _all_rows(conn)
-    assert migrate(conn) == [3, 4, 5, 6]
+    assert migrate(conn) == [3, 4, 5, 6, 7]
     conn.commit()
     assert _all_rows(conn) == before
     assert conn.execute("SELECT id, is_placeholder FROM raw.toggl_workspaces").fetchall() == [(77, True)]
@@ -242,6 +242,24 @@ def test_a_version_2_warehouse_migrates_with_every_row(db_v2: psycopg.Connection
     assert warehouse_workspace_ids(conn) == [77]
     mark_synced_days(conn, "raw", 77, [date(2024, 3, 4)])
     assert synced_days(conn, "raw", 77) == [date(2024, 3, 4)]
+
+
+def test_the_summary_is_indexed_by_week_and_a_refresh_keeps_one_row_per_key(db_v2: psycopg.Connection) -> None:
+    conn = db_v2
+    _insert_version_2_rows(conn)
+    migrate(conn)
+    indexes = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'toggl_weekly_summary'"))
+    assert (
+        list(indexes) == ["toggl_weekly_summary_week"]
+        and "(workspace_id, week_start)" in indexes["toggl_weekly_summary_week"]
+    )  # the unique key is gone: rows are unique by construction
+    for _ in range(3):
+        refresh_weekly_summaries(conn, [WEEK, WEEK - 7 * DAY], "UTC", workspace_ids=[77])
+    keys = conn.execute(
+        "SELECT workspace_id, week_start, project_id, user_id, currency, count(*) FROM analytics.toggl_weekly_summary"
+        " GROUP BY 1, 2, 3, 4, 5"
+    ).fetchall()
+    assert keys and all(row[-1] == 1 for row in keys)
 
 
 def test_summary_rows_of_mixed_workspaces_are_dropped_by_the_migration(db_v2: psycopg.Connection) -> None:

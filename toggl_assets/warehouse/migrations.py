@@ -270,6 +270,21 @@ def _bigint_sum(raw: sql.Identifier, analytics: sql.Identifier) -> list[sql.Comp
     return [sql.SQL(statement).format(raw=raw, analytics=analytics)]
 
 
+def _summary_week_index(raw: sql.Identifier, analytics: sql.Identifier) -> list[sql.Composable]:
+    """The weekly summary's unique key becomes a plain index on (workspace, week).
+
+    A refresh deletes its weeks and inserts them again in one transaction: under a unique key every new row
+    met the deleted row of the same key and had to check its visibility, about 3 s of a 1M-entry year's 9 s.
+    The rows stay unique by construction: one GROUP BY writes a week, after the DELETE of that week, and
+    refreshes take an advisory lock. Readers and the DELETE look rows up by (workspace, week).
+    """
+    statements = [
+        "ALTER TABLE {analytics}.toggl_weekly_summary DROP CONSTRAINT IF EXISTS toggl_weekly_summary_key",
+        "CREATE INDEX toggl_weekly_summary_week ON {analytics}.toggl_weekly_summary (workspace_id, week_start)",
+    ]
+    return [sql.SQL(s).format(raw=raw, analytics=analytics) for s in statements]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw toggl tables", _initial_tables),
     Migration(2, "analytics weekly summary", _weekly_summary),
@@ -277,6 +292,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "synced days, sync state and daily rollup", _sync_state),
     Migration(5, "lean entry indexes", _lean_entry_indexes),
     Migration(6, "bigint sum aggregate", _bigint_sum),
+    Migration(7, "weekly summary indexed by week", _summary_week_index),
 )
 
 

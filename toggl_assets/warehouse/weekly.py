@@ -41,8 +41,9 @@ from toggl_assets.warehouse.db import schema_ident, validate_schema_name, valida
 from toggl_assets.warehouse.rollup import daily_rows_sql, day_runs, ensure_rollups
 
 DAYS = 7
-# Arbitrary constant (ASCII "tgweek"): concurrent refreshes of the summary run one after the other instead of
-# racing on the unique key when both delete an empty week and insert it.
+# Arbitrary constant (ASCII "tgweek"): concurrent refreshes of the summary run one after the other. The rows of
+# a week are unique by construction (one GROUP BY after the DELETE of the week); two refreshes racing on an
+# empty week would both insert it.
 SUMMARY_LOCK_KEY = 0x7467_7765_656B
 GROUPINGS = ("projects", "users")
 CALCULATIONS = ("time", "earnings")
@@ -76,8 +77,8 @@ def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = T
 
     Cheap per source row, since a year's refresh aggregates about a million of them: sums stay bigint
     (``toggl_sum``, see migration 6), each row's day of the week is computed once, money is summed in cents
-    and the totals are added up from the 7 days (every source row lies in one of them). Each week's rows
-    come out in the order of the summary's unique key, so that writing them appends to its index.
+    and the totals are added up from the 7 days (every source row lies in one of them). Rows come in no
+    particular order: sorting a year's wide rows cost about a second, and the summary's index is by week.
     """
     raw = schema_ident(raw_schema, "raw_schema")
     total = sql.SQL("{}.toggl_sum").format(raw)
@@ -125,7 +126,6 @@ def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = T
             LEFT JOIN {raw}.toggl_projects p ON p.id = g.project_id
             LEFT JOIN {raw}.toggl_clients c ON c.id = p.client_id
             LEFT JOIN {raw}.toggl_users u ON u.id = g.user_id
-            ORDER BY g.workspace_id, g.project_id, g.user_id, g.currency
         ) a"""
     ).format(
         raw=raw,
@@ -346,9 +346,10 @@ def fetch_weekly_rows(
     """The aggregate rows of one workspace for the 7 days from ``since`` (any date) in ``tz``, from the entries."""
     validate_timezone(tz, "tz")
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            build_weekly_aggregate_sql(raw_schema, from_rollup=False), weekly_parameters([since], tz, [workspace_id])
+        query = sql.SQL("{} ORDER BY a.project_id, a.user_id, a.currency").format(
+            build_weekly_aggregate_sql(raw_schema, from_rollup=False)
         )
+        cur.execute(query, weekly_parameters([since], tz, [workspace_id]))
         return cur.fetchall()
 
 
