@@ -69,22 +69,27 @@ def latest_run_seconds(instance: Any, job_name: str, step_key: str | None = None
     return step, run
 
 
-def weekly_sql_seconds(url: str, start: date, end: date) -> float:
-    """The weekly summary's SQL alone: every week of [start, end] refreshed in one transaction (UTC)."""
+def weekly_sql(url: str, start: date, end: date) -> dict[str, Any]:
+    """The weekly summary's SQL alone: every week of [start, end] refreshed in one transaction (UTC), its rows,
+    and the floor of any stored summary: the same rows, already computed, inserted into an index-free table."""
     import psycopg
 
     from toggl_assets.warehouse.weekly import refresh_weekly_summaries
 
     first = start - timedelta(days=start.weekday())
-    weeks = [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
+    weeks = [first + timedelta(weeks=i) for i in range(((end - first).days // 7) + 1)]
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT array_agg(DISTINCT workspace_id) FROM raw.toggl_entries").fetchone()
         workspace_ids = list(row[0] or []) if row else []
         began = time.perf_counter()
-        refresh_weekly_summaries(conn, weeks, "UTC", workspace_ids=workspace_ids)
+        rows = refresh_weekly_summaries(conn, weeks, "UTC", workspace_ids=workspace_ids)
         seconds = time.perf_counter() - began
+        conn.execute("CREATE TABLE public.bench_summary_floor (LIKE analytics.toggl_weekly_summary)")
+        began = time.perf_counter()
+        conn.execute("INSERT INTO public.bench_summary_floor SELECT * FROM analytics.toggl_weekly_summary")
+        floor = time.perf_counter() - began
         conn.rollback()  # a measurement, not a change
-        return seconds
+    return {"weekly_sql_seconds": seconds, "weekly_rows": rows, "weekly_write_floor_seconds": floor}
 
 
 def plain_copy(url: str) -> tuple[int, float]:
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         out["weekly_step_seconds"], out["weekly_run_seconds"] = latest_run_seconds(instance, "toggl_weekly")
         out["entries_step_seconds"], out["sync_run_seconds"] = latest_run_seconds(instance, "toggl_sync", ENTRIES)
     if args.full:
-        out["weekly_sql_seconds"] = weekly_sql_seconds(url, args.first, args.last)
+        out.update(weekly_sql(url, args.first, args.last))
         out["plain_copy_rows"], out["plain_copy_rows_per_second"] = plain_copy(url)
     print(json.dumps(out, default=str))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -49,13 +50,14 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         "--short-days=0",
         "--baseline-days=0",
         "--no-warm-up",
+        "--pairs=1",
     )
     assert "Targets:" in stdout and "Machine:" in stdout and "| command" in stdout
 
     two = report["two_years"]
     for key in ("backfill", "one_day", "daily_quiet", "daily_edits", "plain_script"):
         check_measured(two[key])
-    assert two["backfill_vs_one_day"] > 0
+    assert [p["ratio"] for p in two["pairs"]] == [two["backfill_vs_one_day"]] and two["backfill_vs_one_day"] > 0
     assert two["plain_script"]["script_rows"] >= 290  # every entry of the workspace (running one aside)
     quiet, edited = two["daily_quiet"], two["daily_edits"]
     assert quiet["days_compared"] >= 29 and quiet["budget"]["resynced_pages"] == 0
@@ -83,6 +85,7 @@ def test_benchmark_smoke_other_sections(tmp_path: Path) -> None:
         "--days=10",
         "--workspace-days=10",
         "--workspace-entries=100",
+        "--pairs=2",
     )
     assert "| workload" in stdout
     ((name, run),) = report["workloads"].items()
@@ -92,13 +95,17 @@ def test_benchmark_smoke_other_sections(tmp_path: Path) -> None:
     assert run["requests"] >= run["requests_minimum"] >= 7
     for key in ("seconds_fetching", "seconds_staging", "seconds_merging", "weekly_step_seconds", "weekly_sql_seconds"):
         assert run[key] is not None and run[key] >= 0, key
+    assert run["weekly_rows"] > 0 and run["weekly_write_floor_seconds"] > 0
     assert run["load_rows_per_second"] > 0 and run["plain_copy_rows_per_second"] > 0
     assert 0 < run["load_vs_copy_ratio"] < 10
     assert run["plain_script"]["rows"] >= 900
 
     baseline = report["two_years"]["baseline"]
     assert baseline["runs"] == 2 and baseline["requests"] >= 7  # metadata once + one report per run
-    assert report["forty_two_days"]["range_vs_one_day"] > 0
+    forty = report["forty_two_days"]
+    ratios = [p["ratio"] for p in forty["pairs"]]
+    assert len(ratios) == 2 and forty["range_vs_one_day"] == statistics.median(ratios)
+    assert len(report["two_years"]["pairs"]) == 2  # each from a fresh install
     ws = report["two_workspaces"]
     assert ws["workspaces"] == 2 and ws["organizations"] == 2
     for key in ("first_sync", "daily"):
