@@ -395,25 +395,29 @@ class EntryStaging:
         placeholders = placeholders_from_table(conn, self.schema, window, kinds)
         return refs, placeholders
 
-    def _write(
-        self, window: str, params: dict[str, Any], refs: dict[str, list[int]]
-    ) -> tuple[dict[date, tuple[int, int]], list[date], dict]:
-        """Update, insert and delete; returns ((inserted, updated) per day, days moved from, deleted per day).
-
-        Where allowed (:func:`may_skip_row_triggers`), the references are checked set-based by
-        :func:`lock_references` and the per-row foreign-key triggers are off for these three statements only.
-        """
-        conn = self.conn
-        fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
-        # A window that held none of the workspace's entries (a first load) has nothing to delete afterwards:
-        # entries an update moves into it are staged ones.
-        held = conn.execute(
+    def _holds_entries(self, params: dict[str, Any]) -> bool:
+        """Whether the warehouse holds any of the workspace's entries starting in the window (not on a first load)."""
+        row = self.conn.execute(
             sql.SQL(
                 "SELECT EXISTS (SELECT 1 FROM {}.toggl_entries"
                 " WHERE workspace_id = %(ws)s AND start >= %(start)s AND start < %(end)s)"
             ).format(schema_ident(self.schema)),
             params,
         ).fetchone()
+        return bool(row and row[0])
+
+    def _write(
+        self, window: str, params: dict[str, Any], refs: dict[str, list[int]], *, held: bool
+    ) -> tuple[dict[date, tuple[int, int]], list[date], dict]:
+        """Update, insert and delete; returns ((inserted, updated) per day, days moved from, deleted per day).
+
+        Where allowed (:func:`may_skip_row_triggers`), the references are checked set-based by
+        :func:`lock_references` and the per-row foreign-key triggers are off for these three statements only.
+        A window that ``held`` none of the workspace's entries (a first load) has nothing to delete afterwards:
+        entries an update moves into it are staged ones.
+        """
+        conn = self.conn
+        fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
         with row_triggers_off(conn) if fast else nullcontext(False) as off:
             if off:
                 lock_references(conn, self.schema, {c: ids for c, ids in refs.items() if c != "tag_ids"})
@@ -424,7 +428,7 @@ class EntryStaging:
                 if old_day != day:
                     moved_from.add(old_day)
             inserted = {day: int(n) for day, n in conn.execute(build_insert_sql(self.schema, window), params)}
-            deleted = delete_unstaged(conn, self.schema, self.table, params) if held and held[0] else {}
+            deleted = delete_unstaged(conn, self.schema, self.table, params) if held else {}
         upserted = {d: (inserted.get(d, 0), updated.get(d, 0)) for d in inserted.keys() | updated.keys()}
         return upserted, sorted(moved_from), deleted
 
@@ -454,10 +458,17 @@ class EntryStaging:
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(f"{self.table}_window")))
         window, in_window = self._create_window(f"{self.table}_window", params)
         refs, placeholders = self._references(window)
-        upserted, moved_from, deleted = self._write(window, params, refs)
+        held = self._holds_entries(params)
+        upserted, moved_from, deleted = self._write(window, params, refs, held=held)
         if window != self.table:
             self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
-        rows = rows_per_day(self.conn, self.schema, workspace_id, days, timezone)
+        # A window that held nothing now holds exactly the rows inserted or moved into it: no need to count the
+        # rows just written again.
+        rows = (
+            rows_per_day(self.conn, self.schema, workspace_id, days, timezone)
+            if held
+            else {d: i + u for d, (i, u) in upserted.items()}
+        )
         # The rollup of a day changes only with its entries: days that gained, changed or lost one.
         changed = {*upserted, *moved_from, *(d for d, n in deleted.items() if n)}
         refresh_rollup(self.conn, self.schema, workspace_id, sorted(changed), timezone)
