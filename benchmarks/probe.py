@@ -70,11 +70,14 @@ def latest_run_seconds(instance: Any, job_name: str, step_key: str | None = None
 
 
 def weekly_sql(url: str, start: date, end: date) -> dict[str, Any]:
-    """The weekly summary's SQL alone: every week of [start, end] refreshed in one transaction (UTC), its rows,
-    and the floor of any stored summary: the same rows, already computed, inserted into an index-free table."""
+    """The weekly step's SQL alone, every week of [start, end] (UTC, Monday weeks): bring the summary view's
+    calendar up to date, read each week's figures from the view, sum each week's entries for the check. Beside
+    it, the floor of a stored summary: the same rows, already computed, inserted into an index-free table."""
     import psycopg
 
-    from toggl_assets.warehouse.weekly import refresh_weekly_summaries
+    from toggl_assets.warehouse.overview import entry_week_totals, week_overviews
+    from toggl_assets.warehouse.rollup import Calendar
+    from toggl_assets.warehouse.weekly import prepare_weekly_summaries
 
     first = start - timedelta(days=start.weekday())
     weeks = [first + timedelta(weeks=i) for i in range(((end - first).days // 7) + 1)]
@@ -82,13 +85,17 @@ def weekly_sql(url: str, start: date, end: date) -> dict[str, Any]:
         row = conn.execute("SELECT array_agg(DISTINCT workspace_id) FROM raw.toggl_entries").fetchone()
         workspace_ids = list(row[0] or []) if row else []
         began = time.perf_counter()
-        rows = refresh_weekly_summaries(conn, weeks, "UTC", workspace_ids=workspace_ids)
+        prepare_weekly_summaries(conn, Calendar("UTC", 1), workspace_ids=workspace_ids)
+        overviews = week_overviews(conn, weeks)
+        entry_week_totals(conn, weeks, "UTC")
         seconds = time.perf_counter() - began
-        conn.execute("CREATE TABLE public.bench_summary_floor (LIKE analytics.toggl_weekly_summary)")
+        conn.execute("CREATE TABLE public.bench_summary_rows AS SELECT * FROM analytics.toggl_weekly_summary")
+        conn.execute("CREATE TABLE public.bench_summary_floor (LIKE public.bench_summary_rows)")
         began = time.perf_counter()
-        conn.execute("INSERT INTO public.bench_summary_floor SELECT * FROM analytics.toggl_weekly_summary")
+        conn.execute("INSERT INTO public.bench_summary_floor SELECT * FROM public.bench_summary_rows")
         floor = time.perf_counter() - began
         conn.rollback()  # a measurement, not a change
+    rows = sum(o.rows for o in overviews.values())
     return {"weekly_sql_seconds": seconds, "weekly_rows": rows, "weekly_write_floor_seconds": floor}
 
 

@@ -11,8 +11,8 @@ PostgreSQL server in a temporary directory and measures, per size, on the same s
   does); then a re-merge of the same rows (the daily run's case: nothing changed); then the same first load with
   the per-row foreign-key triggers (what a role that is not superuser gets, e.g. on Supabase or RDS);
 * in a child process (so that its peak RSS is its own): the load streamed page by page as a sync does, and the
-  weekly summary of every week of that year (``refresh_weekly_summaries``), twice; ``--weekly-entries`` adds a
-  size for this part only (1M by default).
+  weekly step's SQL over every week of that year (the summary view's figures and the entries' totals), twice;
+  ``--weekly-entries`` adds a size for this part only (1M by default).
 
 Ratios are speeds: ``load/COPY = COPY seconds / load seconds`` (1.0 = as fast as COPY). The verdicts at the end
 compare each figure with its target: load/COPY >= 0.5, weekly < 2 s, peak RSS < 400 MB.
@@ -47,7 +47,9 @@ from toggl_assets.records import EntryRecord, ProjectRecord, TagRecord, TaskReco
 from toggl_assets.warehouse import migrations
 from toggl_assets.warehouse.entries import ENTRY_COLUMNS, EntryStaging, entry_row
 from toggl_assets.warehouse.metadata import upsert_projects, upsert_tags, upsert_tasks, upsert_users, upsert_workspaces
-from toggl_assets.warehouse.weekly import refresh_weekly_summaries
+from toggl_assets.warehouse.overview import entry_week_totals, week_overviews
+from toggl_assets.warehouse.rollup import Calendar
+from toggl_assets.warehouse.weekly import prepare_weekly_summaries
 
 WORKSPACE = 1
 YEAR_START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday
@@ -168,8 +170,10 @@ def weekly_seconds(conn: psycopg.Connection) -> tuple[float, int]:
     weeks = [YEAR_START.date() + timedelta(weeks=i) for i in range(DAYS // 7)]
     began = time.perf_counter()
     with conn.transaction():
-        rows = refresh_weekly_summaries(conn, weeks, "UTC", workspace_ids=[WORKSPACE])
-    return time.perf_counter() - began, rows
+        prepare_weekly_summaries(conn, Calendar("UTC", 1), workspace_ids=[WORKSPACE])
+    overviews = week_overviews(conn, weeks)
+    entry_week_totals(conn, weeks, "UTC")
+    return time.perf_counter() - began, sum(o.rows for o in overviews.values())
 
 
 def fresh(admin: str, name: str) -> str:

@@ -39,7 +39,7 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
         *build_workspace_table_assets(style),
         entries,
         build_history_asset(style, settings.timezone),
-        build_weekly_asset(partitions, style, settings.timezone),
+        build_weekly_asset(partitions, style, settings.timezone, settings.week_start),
     ]
     with warnings.catch_warnings():
         # Code references are beta in Dagster 1.13; we opt in on purpose, so its warning is noise for users.

@@ -106,13 +106,13 @@ def test_connect_accepts_driver_prefix(warehouse_url: str) -> None:
 def test_migrations_idempotent_and_recorded(warehouse: psycopg.Connection) -> None:
     assert migrate(warehouse) == [m.version for m in MIGRATIONS]
     assert migrate(warehouse) == []
-    assert applied_versions(warehouse) == [1, 2, 3, 4, 5, 6, 7]
+    assert applied_versions(warehouse) == [1, 2, 3, 4, 5, 6, 7, 8]
     rows = warehouse.execute("SELECT version, name, applied_at IS NOT NULL FROM raw.schema_migrations").fetchall()
-    assert [(v, ok) for v, _, ok in rows] == [(v, True) for v in range(1, 8)]
+    assert [(v, ok) for v, _, ok in rows] == [(v, True) for v in range(1, 9)]
 
 
 def test_custom_schema_names_and_validation(warehouse: psycopg.Connection) -> None:
-    assert migrate(warehouse, raw_schema="toggl_raw", analytics_schema="toggl_mart") == [1, 2, 3, 4, 5, 6, 7]
+    assert migrate(warehouse, raw_schema="toggl_raw", analytics_schema="toggl_mart") == [1, 2, 3, 4, 5, 6, 7, 8]
     assert warehouse.execute("SELECT to_regclass('toggl_mart.toggl_weekly_summary')").fetchone()[0]
     with pytest.raises(InvalidNameError):
         migrate(warehouse, raw_schema='raw"; DROP SCHEMA public; --')
@@ -135,7 +135,7 @@ def test_concurrent_first_migrations_do_not_race(warehouse_url: str) -> None:
     for t in threads:
         t.join(30)
     assert not errors
-    assert sorted(results) == [[], [], [1, 2, 3, 4, 5, 6, 7]]
+    assert sorted(results) == [[], [], [1, 2, 3, 4, 5, 6, 7, 8]]
 
 
 # Column names and types from the table specification (seed 002), which must be kept exactly.

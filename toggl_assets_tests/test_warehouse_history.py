@@ -21,8 +21,8 @@ from toggl_assets.warehouse.history import (
 from toggl_assets.warehouse.metadata import upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
 from toggl_assets.warehouse.references import check_references
-from toggl_assets.warehouse.rollup import daily_rows_sql
-from toggl_assets.warehouse.weekly import refresh_weekly_summaries, weekly_report
+from toggl_assets.warehouse.rollup import Calendar, daily_rows_sql
+from toggl_assets.warehouse.weekly import prepare_weekly_summaries, weekly_report
 from toggl_assets_tests.factories import entry, load_entries, project, user, utc
 
 DAY = timedelta(days=1)
@@ -71,14 +71,14 @@ def test_per_day_figures_cover_every_day_of_the_window(db: psycopg.Connection) -
     assert sum(d.rows for d in stats.by_day.values()) == 5
 
 
-def _rollup(conn: psycopg.Connection, tz: str) -> tuple[list, list]:
+def _rollup(conn: psycopg.Connection, tz: str, week_start: int = 1) -> tuple[list, list]:
     stored = conn.execute(
-        "SELECT workspace_id, day, project_id, user_id, currency, entries, ms, billable_ms, cents"
+        "SELECT workspace_id, day, project_id, user_id, currency, entries, ms, billable_ms, cents, week_start"
         " FROM raw.toggl_daily_rollup ORDER BY 1, 2, 3, 4, 5"
     ).fetchall()
     fresh = conn.execute(
         f"SELECT * FROM ({daily_rows_sql('raw', all_days=True).as_string(conn)}) x ORDER BY 1, 2, 3, 4, 5",
-        {"ws": [1], "tz": tz},
+        {"ws": [1], "tz": tz, "dow": week_start},
     ).fetchall()
     return stored, fresh
 
@@ -107,7 +107,7 @@ def test_rollup_equals_a_fresh_aggregation_after_edits_deletions_and_moves(db: p
     assert stored == fresh
     # The weekly summary (from the rollup) equals the report (from the entries).
     week = D1
-    refresh_weekly_summaries(db, [week, week + 7 * DAY], BERLIN, workspace_ids=[1])
+    assert prepare_weekly_summaries(db, Calendar(BERLIN, 1), workspace_ids=[1]) == []  # merges kept it current
     total = db.execute(
         "SELECT sum(total_ms), sum(earnings) FILTER (WHERE currency IS NOT NULL)"
         " FROM analytics.toggl_weekly_summary WHERE week_start = %s",
@@ -117,11 +117,14 @@ def test_rollup_equals_a_fresh_aggregation_after_edits_deletions_and_moves(db: p
     assert total[0] == weekly_report(db, 1, week, BERLIN)["total_grand"]
     assert [c["currency"] for c in report["total_currencies"]] == ["EUR"]
     assert float(total[1]) == report["total_currencies"][0]["amount"] > 0
-    # A refresh in another zone rebuilds the rollup in that zone.
-    refresh_weekly_summaries(db, [week], "UTC", workspace_ids=[1])
-    stored, fresh = _rollup(db, "UTC")
-    assert stored == fresh
-    assert db.execute("SELECT timezone FROM raw.toggl_rollup_zones WHERE workspace_id = 1").fetchone() == ("UTC",)
+    # Another calendar (zone, week start) rebuilds the rollup in it.
+    assert prepare_weekly_summaries(db, Calendar("UTC", 0), workspace_ids=[1]) == [1]
+    stored, fresh = _rollup(db, "UTC", 0)
+    assert stored == fresh and {row[-1].isoweekday() for row in stored} == {7}  # weeks from Sunday
+    assert db.execute("SELECT timezone, week_start FROM raw.toggl_rollup_zones WHERE workspace_id = 1").fetchone() == (
+        "UTC",
+        0,
+    )
 
 
 def test_synced_days_record_every_merged_day_per_workspace(db: psycopg.Connection) -> None:

@@ -27,13 +27,15 @@ from toggl_assets.warehouse.metadata import (
     upsert_workspaces,
 )
 from toggl_assets.warehouse.migrations import migrate
-from toggl_assets.warehouse.weekly import refresh_weekly_summaries, weekly_report
+from toggl_assets.warehouse.rollup import Calendar
+from toggl_assets.warehouse.weekly import prepare_weekly_summaries, weekly_report
 from toggl_assets_tests.factories import client, entry, load_entries, project, tag, user, utc
 
 A, B = 1, 2
 DAY = timedelta(days=1)
 W0 = utc(2024, 3, 4)  # a Monday
 WEEK = W0.date()
+MONDAYS_UTC = Calendar("UTC", 1)
 RAW_TABLES = ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "toggl_tasks", "toggl_entries",
               "toggl_synced_days", "toggl_sync_state", "toggl_daily_rollup", "toggl_rollup_zones")  # fmt: skip
 
@@ -42,6 +44,12 @@ RAW_TABLES = ("toggl_clients", "toggl_projects", "toggl_tags", "toggl_users", "t
 def db(warehouse: psycopg.Connection) -> psycopg.Connection:
     migrate(warehouse)
     return warehouse
+
+
+def summary_rows(conn: psycopg.Connection, week: date) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM analytics.toggl_weekly_summary WHERE week_start = %s", (week,)
+    ).fetchone()[0]
 
 
 def snapshot(conn: psycopg.Connection, workspace_id: int) -> dict[str, list[str]]:
@@ -104,7 +112,7 @@ def test_syncing_b_never_changes_a_row_of_a(db: psycopg.Connection) -> None:
     load_entries(db, week_of(A, 1000), W0, W0 + 7 * DAY, workspace_id=A)
     load_entries(db, week_of(A, 1100, start=W0 + 7 * DAY), W0 + 7 * DAY, W0 + 14 * DAY, workspace_id=A)
     advance_watermark(db, "raw", A, utc(2024, 3, 20))
-    refresh_weekly_summaries(db, [WEEK, WEEK + 7 * DAY], "UTC", workspace_ids=[A])
+    prepare_weekly_summaries(db, MONDAYS_UTC, workspace_ids=[A])
     db.commit()
     before = snapshot(db, A)
     assert all(before[t] for t in ("toggl_entries", "toggl_users", "toggl_daily_rollup", "summary"))
@@ -130,8 +138,8 @@ def test_syncing_b_never_changes_a_row_of_a(db: psycopg.Connection) -> None:
     load_entries(db, [], W0 - 7 * DAY, W0 + 21 * DAY, workspace_id=B)  # B left with no entries at all
     metadata(db, B, 2000, prune_some=True)
     advance_watermark(db, "raw", B, utc(2030, 1, 1))
-    refresh_weekly_summaries(db, [WEEK, WEEK + 7 * DAY], "UTC", workspace_ids=[B])
-    refresh_weekly_summaries(db, [WEEK], "Europe/Berlin", workspace_ids=[B])
+    prepare_weekly_summaries(db, MONDAYS_UTC, workspace_ids=[B])
+    prepare_weekly_summaries(db, Calendar("Europe/Berlin", 0), workspace_ids=[B])  # B's rollup is rebuilt
     db.commit()
 
     assert snapshot(db, A) == before
@@ -158,7 +166,8 @@ def test_the_report_of_each_workspace_is_its_own(db: psycopg.Connection) -> None
     assert report_b["total_grand"] == sum(1800 + i for i in range(3)) * 1000
     assert {row["pid"] for row in report_a["data"]} == {1010, 1011}
     assert {row["pid"] for row in report_b["data"]} == {2010, 2011}
-    assert refresh_weekly_summaries(db, [WEEK], "UTC", workspace_ids=[A, B]) == 4
+    prepare_weekly_summaries(db, MONDAYS_UTC, workspace_ids=[A, B])
+    assert summary_rows(db, WEEK) == 4
     per_workspace = db.execute(
         "SELECT workspace_id, sum(total_ms) FROM analytics.toggl_weekly_summary GROUP BY 1 ORDER BY 1"
     ).fetchall()
@@ -223,7 +232,7 @@ def test_a_version_2_warehouse_migrates_with_every_row(db_v2: psycopg.Connection
     _insert_version_2_rows(conn)
     conn.commit()
     before = _all_rows(conn)
-    assert migrate(conn) == [3, 4, 5, 6, 7]
+    assert migrate(conn, target=7) == [3, 4, 5, 6, 7]
     conn.commit()
     assert _all_rows(conn) == before
     assert conn.execute("SELECT id, is_placeholder FROM raw.toggl_workspaces").fetchall() == [(77, True)]
@@ -233,33 +242,75 @@ def test_a_version_2_warehouse_migrates_with_every_row(db_v2: psycopg.Connection
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         conn.execute("INSERT INTO raw.toggl_tags (id, workspace_id, name, created_at) VALUES (21, 78, 'X', now())")
     conn.rollback()
-    # The first weekly refresh builds the rollup of the migrated entries.
-    assert refresh_weekly_summaries(conn, [WEEK], "UTC", workspace_ids=[77]) == 1
-    assert conn.execute("SELECT total_ms, earnings FROM analytics.toggl_weekly_summary").fetchone() == (
-        7 * 3_600_000,
-        Decimal("210.00"),
-    )
+    # Version 8: the summary becomes a view of the rollup, which was never built for these entries: empty ...
+    assert migrate(conn) == [8]
+    assert summary_rows(conn, WEEK) == 0
+    # ... until the first weekly run builds it.
+    assert prepare_weekly_summaries(conn, MONDAYS_UTC, workspace_ids=[77]) == [77]
+    assert conn.execute(
+        "SELECT total_ms, earnings, timezone FROM analytics.toggl_weekly_summary ORDER BY week_start"
+    ).fetchall() == [
+        (7 * 3_600_000, Decimal("210.00"), "UTC"),
+        (3 * 3_600_000, Decimal("90.00"), "UTC"),
+    ]
     assert warehouse_workspace_ids(conn) == [77]
     mark_synced_days(conn, "raw", 77, [date(2024, 3, 4)])
     assert synced_days(conn, "raw", 77) == [date(2024, 3, 4)]
 
 
-def test_the_summary_is_indexed_by_week_and_a_refresh_keeps_one_row_per_key(db_v2: psycopg.Connection) -> None:
+def test_a_version_7_rollup_keeps_its_weeks_in_the_view(db_v2: psycopg.Connection) -> None:
+    """Migration 8 gives each rollup the week start of its old summary rows: the view shows the same weeks."""
     conn = db_v2
     _insert_version_2_rows(conn)
-    migrate(conn)
-    indexes = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'toggl_weekly_summary'"))
-    assert (
-        list(indexes) == ["toggl_weekly_summary_week"]
-        and "(workspace_id, week_start)" in indexes["toggl_weekly_summary_week"]
-    )  # the unique key is gone: rows are unique by construction
-    for _ in range(3):
-        refresh_weekly_summaries(conn, [WEEK, WEEK - 7 * DAY], "UTC", workspace_ids=[77])
-    keys = conn.execute(
+    migrate(conn, target=7)
+    sunday = WEEK - DAY
+    conn.execute("DELETE FROM analytics.toggl_weekly_summary")
+    conn.execute(
+        "INSERT INTO analytics.toggl_weekly_summary (workspace_id, week_start, timezone, total_ms)"
+        " VALUES (77, %s, 'UTC', 1)",
+        (sunday,),
+    )
+    conn.execute(
+        """INSERT INTO raw.toggl_daily_rollup (workspace_id, day, project_id, user_id, currency, entries, ms,
+               billable_ms, cents)
+           SELECT 77, (start AT TIME ZONE 'UTC')::date, project_id, user_id, currency, 1, duration_ms, duration_ms, 3000
+           FROM raw.toggl_entries"""
+    )
+    conn.execute("INSERT INTO raw.toggl_rollup_zones (workspace_id, timezone, rebuilt_at) VALUES (77, 'UTC', now())")
+    assert migrate(conn) == [8]
+    assert conn.execute("SELECT timezone, week_start FROM raw.toggl_rollup_zones").fetchall() == [("UTC", 0)]
+    weeks = conn.execute(
+        "SELECT week_start, total_ms, day1_ms, day2_ms FROM analytics.toggl_weekly_summary ORDER BY 1"
+    ).fetchall()
+    # Entries on 10 days from Monday W0: 6 in the week from Sunday W0 - 1, then 4.
+    assert weeks == [(sunday, 6 * 3_600_000, None, 3_600_000), (sunday + 7 * DAY, 4 * 3_600_000, 3_600_000, 3_600_000)]
+    # Nothing to rebuild for Sunday weeks; Monday weeks rebuild the rollup from the entries.
+    assert prepare_weekly_summaries(conn, Calendar("UTC", 0), workspace_ids=[77]) == []
+    assert prepare_weekly_summaries(conn, MONDAYS_UTC, workspace_ids=[77]) == [77]
+    assert [r[0] for r in conn.execute("SELECT week_start FROM analytics.toggl_weekly_summary ORDER BY 1")] == [
+        WEEK,
+        WEEK + 7 * DAY,
+    ]
+
+
+def test_a_week_of_the_view_is_read_through_the_rollup_index(db: psycopg.Connection) -> None:
+    metadata(db, A, 1000)
+    load_entries(db, week_of(A, 1000), W0, W0 + 7 * DAY, workspace_id=A)
+    load_entries(db, week_of(A, 1100, start=W0 + 7 * DAY), W0 + 7 * DAY, W0 + 14 * DAY, workspace_id=A)
+    prepare_weekly_summaries(db, MONDAYS_UTC, workspace_ids=[A])
+    keys = db.execute(
         "SELECT workspace_id, week_start, project_id, user_id, currency, count(*) FROM analytics.toggl_weekly_summary"
         " GROUP BY 1, 2, 3, 4, 5"
     ).fetchall()
-    assert keys and all(row[-1] == 1 for row in keys)
+    assert keys and all(row[-1] == 1 for row in keys)  # one row per key
+    db.execute("SET LOCAL enable_seqscan = off")  # tiny tables: make the planner show what it can use
+    plan = "\n".join(
+        r[0]
+        for r in db.execute(
+            "EXPLAIN SELECT * FROM analytics.toggl_weekly_summary WHERE week_start = %s", (WEEK,)
+        ).fetchall()
+    )
+    assert "toggl_daily_rollup_week" in plan and "week_start = " in plan, plan
 
 
 def test_summary_rows_of_mixed_workspaces_are_dropped_by_the_migration(db_v2: psycopg.Connection) -> None:

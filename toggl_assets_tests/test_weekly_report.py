@@ -14,7 +14,8 @@ import pytest
 from toggl_assets.report_format import format_weekly_report_table
 from toggl_assets.warehouse.metadata import upsert_clients, upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
-from toggl_assets.warehouse.weekly import build_weekly_report, refresh_weekly_summaries, weekly_hours_by_project
+from toggl_assets.warehouse.rollup import Calendar
+from toggl_assets.warehouse.weekly import build_weekly_report, prepare_weekly_summaries, weekly_hours_by_project
 from toggl_assets.warehouse.weekly import weekly_report as workspace_weekly_report
 from toggl_assets_tests.factories import WORKSPACE_ID, client, entry, load_entries, project, user, utc
 
@@ -30,7 +31,10 @@ def weekly_report(conn: psycopg.Connection, since: date, tz: str, **options: str
 
 
 def refresh_weekly_summary(conn: psycopg.Connection, week: date, tz: str) -> int:
-    return refresh_weekly_summaries(conn, [week], tz, workspace_ids=[WORKSPACE_ID])
+    """Weeks from ``week``'s weekday in ``tz``; returns the summary rows of ``week``."""
+    prepare_weekly_summaries(conn, Calendar(tz, week.isoweekday() % 7), workspace_ids=[WORKSPACE_ID])
+    query = "SELECT count(*) FROM analytics.toggl_weekly_summary WHERE workspace_id = %s AND week_start = %s"
+    return conn.execute(query, (WORKSPACE_ID, week)).fetchone()[0]
 
 
 def seed_example() -> dict:
@@ -191,11 +195,11 @@ def test_tokyo_day_attribution(db: psycopg.Connection) -> None:
     assert report["data"][0]["pid"] is None and report["data"][0]["details"][0]["uid"] is None
 
 
-def test_refresh_weekly_summary_replaces_only_that_week(example: psycopg.Connection) -> None:
+def test_weekly_summary_holds_each_week_once(example: psycopg.Connection) -> None:
     assert refresh_weekly_summary(example, SINCE, "UTC") == 3
     assert refresh_weekly_summary(example, SINCE + timedelta(days=7), "UTC") == 1
     example.commit()
-    assert refresh_weekly_summary(example, SINCE, "UTC") == 3  # replaced, not duplicated
+    assert refresh_weekly_summary(example, SINCE, "UTC") == 3  # the same rows, not duplicated
     rows = example.execute(
         "SELECT week_start, project_id, user_name, day3_ms, day5_ms, total_ms, billable_ms, earnings,"
         " day5_earnings"

@@ -1,4 +1,5 @@
-"""The weekly summary: Toggl's weekly report numbers, computed inside PostgreSQL from the synced entries.
+"""The weekly summary: Toggl's weekly report numbers, computed inside PostgreSQL from the synced entries (a view
+over the daily rollup the entries merges keep current).
 
 Each weekly partition carries its own rows, hours, earnings and chart. The automation condition refreshes
 any week whose daily entry partitions were (re)materialized, including old weeks repaired by the history
@@ -19,8 +20,9 @@ from toggl_assets.orchestration.partitions import TogglPartitions
 from toggl_assets.orchestration.resources import WarehouseResource
 from toggl_assets.report_chart import day_totals_svg, week_chart_svg
 from toggl_assets.warehouse.history import warehouse_workspace_ids
-from toggl_assets.warehouse.overview import WeekOverview, week_overviews, weekly_totals_mismatches
-from toggl_assets.warehouse.weekly import refresh_weekly_summaries
+from toggl_assets.warehouse.overview import WeekOverview, entry_week_totals, week_overviews, weekly_totals_mismatches
+from toggl_assets.warehouse.rollup import Calendar
+from toggl_assets.warehouse.weekly import prepare_weekly_summaries
 
 WEEKLY = "toggl_weekly_summary"
 CHECK_TOTALS = "totals_equal_entries"
@@ -119,7 +121,11 @@ def week_metadata(week: date, overview: WeekOverview, frame: pd.DataFrame) -> di
     return metadata
 
 
-def build_weekly_asset(partitions: TogglPartitions, style: AssetStyle, timezone: str) -> dg.AssetsDefinition:
+def build_weekly_asset(
+    partitions: TogglPartitions, style: AssetStyle, timezone: str, week_start: int
+) -> dg.AssetsDefinition:
+    calendar = Calendar(timezone, week_start)  # the partitions' own: TOGGL_TIMEZONE, TOGGL_WEEK_START
+
     @dg.asset(
         name=WEEKLY,
         partitions_def=partitions.weekly,
@@ -133,22 +139,23 @@ def build_weekly_asset(partitions: TogglPartitions, style: AssetStyle, timezone:
     )
     def toggl_weekly_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Per workspace, week, project and user: seven daily durations, the week total, billable time and
-        earnings, computed in SQL from the synced entries. No API calls."""
+        earnings: a view over the daily rollup that every entries merge keeps current, so it is never stale.
+        Materializing a week records its figures and checks them against the entries. No API calls."""
         weeks = [date.fromisoformat(key) for key in context.partition_keys]
         with warehouse.connection() as conn:
             with conn.transaction():
-                total_rows = refresh_weekly_summaries(
+                rebuilt = prepare_weekly_summaries(
                     conn,
-                    weeks,
-                    timezone,
+                    calendar,
                     workspace_ids=warehouse_workspace_ids(conn, warehouse.raw_schema),
                     raw_schema=warehouse.raw_schema,
-                    analytics_schema=warehouse.analytics_schema,
                 )
+            if rebuilt:
+                context.log.info(f"rebuilt the daily rollup of workspace(s) {rebuilt} for {calendar}")
             overviews = week_overviews(conn, weeks, analytics_schema=warehouse.analytics_schema)
-            mismatches = weekly_totals_mismatches(
-                conn, weeks, timezone, raw_schema=warehouse.raw_schema, analytics_schema=warehouse.analytics_schema
-            )
+            entry_totals = entry_week_totals(conn, weeks, calendar.timezone, raw_schema=warehouse.raw_schema)
+        mismatches = weekly_totals_mismatches(overviews, entry_totals)
+        total_rows = sum(o.rows for o in overviews.values())
         frames = week_frames(overviews)
         for week in weeks:
             metadata = week_metadata(week, overviews[week], frames[week])

@@ -10,7 +10,7 @@ It knows nothing about HTTP, Toggl's JSON, Dagster or the application's settings
 * :mod:`.entries` staging time entries and merging one workspace's window, with per-day figures;
 * :mod:`.rollup` the per-day rollup the merges keep current and the weekly summary reads;
 * :mod:`.history` synced days, daily totals, entry days and the reconciliation watermark;
-* :mod:`.weekly` the weekly summary table and Toggl's weekly report as data;
+* :mod:`.weekly` the weekly summary view and Toggl's weekly report as data;
 * :mod:`.checks` data checks; :mod:`.values` value conversions.
 """
 
@@ -48,10 +48,12 @@ from toggl_assets.warehouse.metadata import (
     upsert_workspaces,
 )
 from toggl_assets.warehouse.migrations import migrate
+from toggl_assets.warehouse.rollup import Calendar
 from toggl_assets.warehouse.values import json_safe
-from toggl_assets.warehouse.weekly import refresh_weekly_summaries, weekly_hours_by_project, weekly_report
+from toggl_assets.warehouse.weekly import prepare_weekly_summaries, weekly_hours_by_project, weekly_report
 
 __all__ = [
+    "Calendar",
     "CheckResult",
     "DayStats",
     "EntryLoadStats",
@@ -69,8 +71,8 @@ __all__ = [
     "json_safe",
     "migrate",
     "no_duplicate_ids",
+    "prepare_weekly_summaries",
     "redact_url",
-    "refresh_weekly_summaries",
     "synced_days",
     "upsert_clients",
     "upsert_projects",

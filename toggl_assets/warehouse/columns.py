@@ -127,7 +127,7 @@ COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("billable_ms", "bigint", "Billable time of the week, in milliseconds."),
         ("earnings", "numeric(14,2)", "Earnings of the week."),
         *((f"day{i}_earnings", "numeric(14,2)", f"Earnings of day {i} of the week.") for i in range(1, 8)),
-        ("refreshed_at", "timestamptz", "When the week was last recomputed."),
+        ("refreshed_at", "timestamptz", "When the newest of the row's days was last rolled up by a merge."),
     ),
 }
 

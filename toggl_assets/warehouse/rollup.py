@@ -1,9 +1,12 @@
-"""Per-day rollup of time entries: the source of the weekly summary, kept current by every window merge.
+"""Per-day rollup of time entries: the source of the weekly summary view, kept current by every window merge.
 
 ``<raw>.toggl_daily_rollup`` holds, per workspace, local day, project, user and entry currency: the number of
-stopped entries, their milliseconds, billable milliseconds and earnings in integer cents. Its days are local
-days in one time zone per workspace, recorded in ``<raw>.toggl_rollup_zones``; a merge or a weekly refresh in
-another zone (or for a workspace never rolled up, e.g. after a migration) rebuilds that workspace's rollup.
+stopped entries, their milliseconds, billable milliseconds and earnings in integer cents, and the first day of
+the day's week (the view ``<analytics>.toggl_weekly_summary`` groups by it, through an index). Each workspace's
+rollup has one calendar, recorded in ``<raw>.toggl_rollup_zones``: the time zone of its days and the weekday its
+weeks start on. A merge in another zone rebuilds the workspace's rollup in that zone (keeping its week start); the
+weekly summary asset, which knows ``TOGGL_WEEK_START``, rebuilds it when the week start differs too. A workspace
+never rolled up gets Monday weeks (Toggl's default) until then.
 
 The same per-day SELECT (:func:`daily_rows_sql`) fills the rollup and computes a single week straight from the
 entries (the weekly report), so the two cannot disagree. Running entries are excluded (their length changes
@@ -13,6 +16,7 @@ every second); earnings follow the weekly report's rules (see :mod:`toggl_assets
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import psycopg
@@ -20,7 +24,27 @@ from psycopg import sql
 
 from toggl_assets.warehouse.db import lock_for_load, schema_ident
 
-ROLLUP_COLUMNS = ("workspace_id", "day", "project_id", "user_id", "currency", "entries", "ms", "billable_ms", "cents")
+ROLLUP_COLUMNS = (
+    "workspace_id", "day", "project_id", "user_id", "currency", "entries", "ms", "billable_ms", "cents", "week_start"
+)  # fmt: skip
+DEFAULT_WEEK_START = 1  # Toggl's beginning_of_week numbering, as PostgreSQL's dow: 0 = Sunday, 1 = Monday
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The days of a rollup: local to ``timezone``, in weeks starting on ``week_start`` (0 = Sunday)."""
+
+    timezone: str
+    week_start: int = DEFAULT_WEEK_START
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.week_start <= 6:
+            raise ValueError(f"week_start must be a weekday number 0-6 (0 = Sunday), got {self.week_start!r}")
+
+
+def week_of(day: date, week_start: int) -> date:
+    """The first day of ``day``'s week, for weeks starting on ``week_start`` (0 = Sunday)."""
+    return day - timedelta(days=(day.isoweekday() % 7 - week_start) % 7)
 
 
 def day_runs(days: Iterable[date]) -> tuple[list[date], list[date]]:
@@ -39,7 +63,8 @@ def day_runs(days: Iterable[date]) -> tuple[list[date], list[date]]:
 def daily_rows_sql(
     raw_schema: str, *, all_days: bool = False, days: tuple[sql.Composable, sql.Composable] | None = None
 ) -> sql.Composed:
-    """SELECT of :data:`ROLLUP_COLUMNS` from the entries of workspaces ``%(ws)s`` (bigint[]) in ``%(tz)s``.
+    """SELECT of :data:`ROLLUP_COLUMNS` from the entries of workspaces ``%(ws)s`` (bigint[]) in ``%(tz)s``, in
+    weeks starting on weekday ``%(dow)s`` (0 = Sunday).
 
     Unless ``all_days``, only the local days of the runs ``%(firsts)s``/``%(lasts)s`` (date[], see
     :func:`day_runs`) are read, each run by one index range scan on ``start``; ``days`` (SQL expressions of the
@@ -54,7 +79,8 @@ def daily_rows_sql(
     ).format(first=first, last=last)
     # Money is summed in integer cents: exact, and much cheaper per row than numeric; toggl_sum keeps sums bigint.
     return sql.SQL(
-        """SELECT e.workspace_id, (e.start AT TIME ZONE %(tz)s)::date AS day, e.project_id, e.user_id, e.currency,
+        """SELECT d.*, d.day - (extract(dow FROM d.day)::int - %(dow)s::int + 7) %% 7 AS week_start FROM (
+        SELECT e.workspace_id, (e.start AT TIME ZONE %(tz)s)::date AS day, e.project_id, e.user_id, e.currency,
                count(*) AS entries, {s}.toggl_sum(e.duration_ms) AS ms,
                {s}.toggl_sum(e.duration_ms) FILTER (WHERE e.is_billable) AS billable_ms,
                {s}.toggl_sum((CASE WHEN e.is_billable
@@ -63,7 +89,7 @@ def daily_rows_sql(
                          ELSE 0 END)::bigint) AS cents
         FROM {s}.toggl_entries e {runs}
         WHERE e.workspace_id = ANY(%(ws)s::bigint[]) AND e.duration_ms IS NOT NULL {in_runs}
-        GROUP BY 1, 2, 3, 4, 5"""
+        GROUP BY 1, 2, 3, 4, 5) d"""
     ).format(
         s=s,
         runs=sql.SQL("") if all_days or days is not None else runs,
@@ -71,11 +97,13 @@ def daily_rows_sql(
     )
 
 
-def rollup_zone(conn: psycopg.Connection, schema: str, workspace_id: int) -> str | None:
-    """The zone of ``workspace_id``'s rollup days, or None if it has never been rolled up."""
-    query = sql.SQL("SELECT timezone FROM {}.toggl_rollup_zones WHERE workspace_id = %s").format(schema_ident(schema))
+def rollup_calendar(conn: psycopg.Connection, schema: str, workspace_id: int) -> Calendar | None:
+    """The calendar of ``workspace_id``'s rollup, or None if it has never been rolled up."""
+    query = sql.SQL("SELECT timezone, week_start FROM {}.toggl_rollup_zones WHERE workspace_id = %s").format(
+        schema_ident(schema)
+    )
     row = conn.execute(query, (workspace_id,)).fetchone()
-    return row[0] if row else None
+    return Calendar(row[0], row[1]) if row else None
 
 
 def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bool) -> None:
@@ -90,17 +118,19 @@ def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bo
     )
 
 
-def rebuild_rollup(conn: psycopg.Connection, schema: str, workspace_id: int, timezone: str) -> None:
-    """Recompute ``workspace_id``'s whole rollup in ``timezone`` and record the zone (caller holds the load lock)."""
+def rebuild_rollup(conn: psycopg.Connection, schema: str, workspace_id: int, calendar: Calendar) -> None:
+    """Recompute ``workspace_id``'s whole rollup in ``calendar`` and record it (caller holds the load lock)."""
     s = schema_ident(schema)
     conn.execute(sql.SQL("DELETE FROM {}.toggl_daily_rollup WHERE workspace_id = %s").format(s), (workspace_id,))
-    _insert(conn, schema, {"ws": [workspace_id], "tz": timezone}, all_days=True)
+    params = {"ws": [workspace_id], "tz": calendar.timezone, "dow": calendar.week_start}
+    _insert(conn, schema, params, all_days=True)
     conn.execute(
         sql.SQL(
-            "INSERT INTO {}.toggl_rollup_zones (workspace_id, timezone, rebuilt_at) VALUES (%s, %s, now())"
-            " ON CONFLICT (workspace_id) DO UPDATE SET timezone = EXCLUDED.timezone, rebuilt_at = now()"
+            "INSERT INTO {}.toggl_rollup_zones (workspace_id, timezone, week_start, rebuilt_at)"
+            " VALUES (%s, %s, %s, now()) ON CONFLICT (workspace_id) DO UPDATE"
+            " SET timezone = EXCLUDED.timezone, week_start = EXCLUDED.week_start, rebuilt_at = now()"
         ).format(s),
-        (workspace_id, timezone),
+        (workspace_id, calendar.timezone, calendar.week_start),
     )
 
 
@@ -108,32 +138,40 @@ def refresh_rollup(
     conn: psycopg.Connection, schema: str, workspace_id: int, days: Sequence[date], timezone: str
 ) -> None:
     """Bring the rollup of ``days`` (local to ``timezone``) up to date with ``toggl_entries``; rebuilds the
-    workspace's whole rollup when it is kept in another zone. Caller holds the load lock."""
-    if rollup_zone(conn, schema, workspace_id) != timezone:
-        rebuild_rollup(conn, schema, workspace_id, timezone)
+    workspace's whole rollup when it is kept in another zone (its weeks keep their start). Caller holds the load
+    lock."""
+    calendar = rollup_calendar(conn, schema, workspace_id)
+    if calendar is None or calendar.timezone != timezone:
+        week_start = calendar.week_start if calendar else DEFAULT_WEEK_START
+        rebuild_rollup(conn, schema, workspace_id, Calendar(timezone, week_start))
         return
     if not days:
         return
     firsts, lasts = day_runs(days)
+    # The week bounds let the (workspace_id, week_start, day) index find the days.
     conn.execute(
         sql.SQL(
             "DELETE FROM {}.toggl_daily_rollup r USING unnest(%(firsts)s::date[], %(lasts)s::date[]) AS d(first, last)"
-            " WHERE r.workspace_id = %(ws1)s AND r.day BETWEEN d.first AND d.last"
+            " WHERE r.workspace_id = %(ws1)s AND r.week_start BETWEEN d.first - 6 AND d.last"
+            " AND r.day BETWEEN d.first AND d.last"
         ).format(schema_ident(schema)),
         {"firsts": firsts, "lasts": lasts, "ws1": workspace_id},
     )
-    _insert(conn, schema, {"ws": [workspace_id], "tz": timezone, "firsts": firsts, "lasts": lasts}, all_days=False)
+    params = {"ws": [workspace_id], "tz": timezone, "dow": calendar.week_start, "firsts": firsts, "lasts": lasts}
+    _insert(conn, schema, params, all_days=False)
 
 
-def ensure_rollups(conn: psycopg.Connection, schema: str, workspace_ids: Iterable[int], timezone: str) -> list[int]:
-    """Rebuild the rollup of each workspace not kept in ``timezone``; returns the workspaces rebuilt.
+def ensure_rollups(
+    conn: psycopg.Connection, schema: str, workspace_ids: Iterable[int], calendar: Calendar
+) -> list[int]:
+    """Rebuild the rollup of each workspace not kept in ``calendar``; returns the workspaces rebuilt.
 
     Takes the load lock only when a rebuild is needed (a merge may otherwise run beside a weekly refresh).
     """
-    stale = [ws for ws in workspace_ids if rollup_zone(conn, schema, ws) != timezone]
+    stale = [ws for ws in workspace_ids if rollup_calendar(conn, schema, ws) != calendar]
     if stale:
         lock_for_load(conn)
         for ws in stale:
-            if rollup_zone(conn, schema, ws) != timezone:  # another writer may have rebuilt it meanwhile
-                rebuild_rollup(conn, schema, ws, timezone)
+            if rollup_calendar(conn, schema, ws) != calendar:  # another writer may have rebuilt it meanwhile
+                rebuild_rollup(conn, schema, ws, calendar)
     return stale

@@ -1,7 +1,8 @@
 """Toggl's weekly report (Reports API v2 ``/weekly``), computed from the raw tables in SQL.
 
-One aggregation (:func:`build_weekly_aggregate_sql`) feeds both the stored summary table
-``<analytics>.toggl_weekly_summary`` and :func:`weekly_report`'s JSON, so the two cannot disagree.
+One pivot (:func:`build_weekly_pivot_sql`) feeds both the view ``<analytics>.toggl_weekly_summary`` (over the
+daily rollup every merge keeps current, see :mod:`toggl_assets.warehouse.rollup`) and :func:`weekly_report`'s
+JSON (over one week of entries), so the two cannot disagree.
 
 Rules:
 
@@ -9,7 +10,7 @@ Rules:
   The week is [since 00:00, since+7 00:00) in ``tz``, so a week containing a DST change still has 7 correct
   calendar days (one of them 23 or 25 hours long).
 * Running entries (no duration yet) are excluded: their length changes every second and would make the
-  report (and the stored summary) differ on every run. They appear once stopped and synced.
+  report (and the summary) differ on every run. They appear once stopped and synced.
 * Earnings of a billable entry: ``billable_amount`` (from the Reports API) if known, else
   ``duration * hourly_rate``, else 0; non-billable entries earn 0. An entry's currency is its own, else
   its project's. Entries with no currency at all count for time but appear in no earnings total.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -38,13 +39,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from toggl_assets.warehouse.db import schema_ident, validate_schema_name, validate_timezone
-from toggl_assets.warehouse.rollup import daily_rows_sql, day_runs, ensure_rollups
+from toggl_assets.warehouse.rollup import Calendar, daily_rows_sql, ensure_rollups
 
 DAYS = 7
-# Arbitrary constant (ASCII "tgweek"): concurrent refreshes of the summary run one after the other. The rows of
-# a week are unique by construction (one GROUP BY after the DELETE of the week); two refreshes racing on an
-# empty week would both insert it.
-SUMMARY_LOCK_KEY = 0x7467_7765_656B
 GROUPINGS = ("projects", "users")
 CALCULATIONS = ("time", "earnings")
 _DAY_MS = [f"day{i}_ms" for i in range(1, DAYS + 1)]
@@ -64,23 +61,20 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = True) -> sql.Composed:
-    """SELECT of ``workspace_id``, ``week_start`` and :data:`SUMMARY_COLUMNS` for the 7 days from each date of
-    ``%(weeks)s`` (a date array) in ``%(tz)s``, for the workspaces ``%(ws)s`` (bigint[]).
+def build_weekly_pivot_sql(raw: sql.Composable, source: sql.Composable) -> sql.Composed:
+    """SELECT of ``workspace_id``, ``week_start``, :data:`SUMMARY_COLUMNS` and ``refreshed_at`` from ``source``:
+    rollup rows (:data:`~toggl_assets.warehouse.rollup.ROLLUP_COLUMNS` and ``refreshed_at``), each ``day`` one
+    of the 7 days from its ``week_start``. ``raw`` is the raw schema's identifier.
 
-    The per-day figures come from the daily rollup (``from_rollup``, which must be kept in ``%(tz)s``: see
-    :func:`~toggl_assets.warehouse.rollup.ensure_rollups`) or straight from the entries by the rollup's own
-    SELECT (for a single week: the report). Each week is aggregated on its own (one index range scan of its
-    7 days, a small in-memory aggregate) rather than a year sorted at once: the cost grows with the weeks
-    asked for, and no plan needs statistics of the freshly written rollup. Weeks may start on any day and may
-    overlap. An entry's currency is its own, else its project's. Names are joined last, on the aggregated rows.
+    The view :func:`weekly_view_sql` reads the stored rollup with it and the weekly report the rollup's SELECT
+    over one week of entries, so the two cannot disagree. An entry's currency is its own, else its project's.
+    Names are joined last, on the aggregated rows. A filter on ``workspace_id`` or ``week_start`` reaches the
+    source (they are grouping columns), so a week read through the view is one index range scan of its days.
 
-    Cheap per source row, since a year's refresh aggregates about a million of them: sums stay bigint
-    (``toggl_sum``, see migration 6), each row's day of the week is computed once, money is summed in cents
-    and the totals are added up from the 7 days (every source row lies in one of them). Rows come in no
-    particular order: sorting a year's wide rows cost about a second, and the summary's index is by week.
+    Cheap per source row (a year's summary aggregates about a million of them): sums stay bigint (``toggl_sum``,
+    migration 6), each row's day of the week is computed once, money is summed in cents and the totals are
+    added up from the 7 days.
     """
-    raw = schema_ident(raw_schema, "raw_schema")
     total = sql.SQL("{}.toggl_sum").format(raw)
     day_sums = sql.SQL(",\n").join(
         sql.SQL("{total}(d.{v}) FILTER (WHERE d.k = {i}) AS {name}").format(
@@ -94,39 +88,29 @@ def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = T
     )
     # A day's earnings: integer cents scaled by 0.01 (an exact numeric with 2 decimals, cheaper than a division).
     days_earnings = sql.SQL(", ").join(
-        sql.SQL("g.{} * 0.01 AS {}").format(sql.Identifier(f"cents{i}"), sql.Identifier(c))
+        sql.SQL("(g.{} * 0.01)::numeric(14, 2) AS {}").format(sql.Identifier(f"cents{i}"), sql.Identifier(c))
         for i, c in enumerate(_DAY_EARNINGS)
     )
     week_sum = {
         v: sql.SQL(" + ").join(sql.SQL("coalesce(g.{}, 0)").format(sql.Identifier(f"{v}{i}")) for i in range(DAYS))
         for v in ("ms", "cents")
     }
-    source = (
-        sql.SQL(
-            "SELECT * FROM {raw}.toggl_daily_rollup r WHERE r.workspace_id = ANY(%(ws)s::bigint[])"
-            " AND r.day >= w.week_start AND r.day < w.week_start + 7"
-        ).format(raw=raw)
-        if from_rollup
-        else daily_rows_sql(raw_schema, days=(sql.SQL("w.week_start"), sql.SQL("w.week_start + 6")))
-    )
     return sql.SQL(
-        """SELECT a.* FROM unnest(%(weeks)s::date[]) AS w(week_start)
-        CROSS JOIN LATERAL (
-            SELECT g.workspace_id, w.week_start, g.project_id, p.name AS project_name, c.name AS client_name,
-                   g.user_id, u.name AS user_name, g.currency, {days_ms},
-                   {week_ms} AS total_ms, g.billable_ms, ({week_cents}) * 0.01 AS earnings, {days_earnings}
-            FROM (
-                SELECT d.workspace_id, d.project_id, d.user_id, coalesce(d.currency, dp.currency) AS currency,
-                       {day_sums},
-                       {total}(d.billable_ms) AS billable_ms
-                FROM (SELECT s.*, s.day - w.week_start AS k FROM ({source}) s) d
-                LEFT JOIN {raw}.toggl_projects dp ON dp.id = d.project_id
-                GROUP BY d.workspace_id, d.project_id, d.user_id, coalesce(d.currency, dp.currency)
-            ) g
-            LEFT JOIN {raw}.toggl_projects p ON p.id = g.project_id
-            LEFT JOIN {raw}.toggl_clients c ON c.id = p.client_id
-            LEFT JOIN {raw}.toggl_users u ON u.id = g.user_id
-        ) a"""
+        """SELECT g.workspace_id, g.week_start, g.project_id, p.name AS project_name, c.name AS client_name,
+               g.user_id, u.name AS user_name, g.currency, {days_ms},
+               ({week_ms})::bigint AS total_ms, g.billable_ms, (({week_cents}) * 0.01)::numeric(14, 2) AS earnings,
+               {days_earnings}, g.refreshed_at
+        FROM (
+            SELECT d.workspace_id, d.week_start, d.project_id, d.user_id, coalesce(d.currency, dp.currency) AS currency,
+                   {day_sums},
+                   {total}(d.billable_ms) AS billable_ms, max(d.refreshed_at) AS refreshed_at
+            FROM (SELECT s.*, s.day - s.week_start AS k FROM ({source}) s) d
+            LEFT JOIN {raw}.toggl_projects dp ON dp.id = d.project_id
+            GROUP BY d.workspace_id, d.week_start, d.project_id, d.user_id, coalesce(d.currency, dp.currency)
+        ) g
+        LEFT JOIN {raw}.toggl_projects p ON p.id = g.project_id
+        LEFT JOIN {raw}.toggl_clients c ON c.id = p.client_id
+        LEFT JOIN {raw}.toggl_users u ON u.id = g.user_id"""
     ).format(
         raw=raw,
         source=source,
@@ -139,65 +123,44 @@ def build_weekly_aggregate_sql(raw_schema: str = "raw", *, from_rollup: bool = T
     )
 
 
-def weekly_parameters(week_starts: Sequence[date], tz: str, workspace_ids: Sequence[int]) -> dict[str, Any]:
-    """Query parameters of :func:`build_weekly_aggregate_sql` (also those of the rollup's per-day SELECT)."""
-    weeks = sorted(set(week_starts))
-    if not weeks:
-        raise ValueError("at least one week is needed")
-    firsts, lasts = day_runs(w + timedelta(days=i) for w in weeks for i in range(DAYS))
-    return {"weeks": weeks, "first": weeks[0], "last": weeks[-1], "tz": tz, "ws": sorted(set(workspace_ids)),
-            "firsts": firsts, "lasts": lasts}  # fmt: skip
+def weekly_view_sql(raw: sql.Composable, analytics: sql.Composable) -> sql.Composed:
+    """``CREATE OR REPLACE VIEW <analytics>.toggl_weekly_summary``: the pivot of the stored daily rollup, with
+    the zone of its days. Always current: every merge keeps the rollup of the days it touched up to date.
 
-
-def refresh_weekly_summaries(
-    conn: psycopg.Connection,
-    week_starts: Sequence[date],
-    timezone: str,
-    *,
-    workspace_ids: Sequence[int],
-    raw_schema: str = "raw",
-    analytics_schema: str = "analytics",
-) -> int:
-    """Replace the summary rows of ``workspace_ids`` for the weeks starting at ``week_starts`` (local to
-    ``timezone``), computed from the daily rollup; returns rows written. Other weeks and workspaces are untouched.
-
-    Runs in the caller's transaction (nothing is committed), so readers see either the old or the new weeks.
-    A workspace whose rollup is kept in another zone (or was never rolled up) has it rebuilt first.
+    Used by a migration: a change of the pivot or of the view's columns needs a new migration that runs this again.
     """
-    validate_timezone(timezone, "timezone")
-    analytics = schema_ident(analytics_schema, "analytics_schema")
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in SUMMARY_COLUMNS)
-    params = weekly_parameters(week_starts, timezone, workspace_ids)
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SUMMARY_LOCK_KEY,))
-    ensure_rollups(conn, raw_schema, params["ws"], timezone)
-    # A rollup never analyzed (just written by a first load) makes the planner take each week for a few rows:
-    # it then hashes the aggregated rows instead of the names and sorts twice (4.4 s instead of 2.6 s for a
-    # 1M-entry year). Sampling it costs about 0.1 s, once.
+    pivot = build_weekly_pivot_sql(raw, sql.SQL("SELECT * FROM {}.toggl_daily_rollup").format(raw))
+    columns = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in SUMMARY_COLUMNS)
+    return sql.SQL(
+        """CREATE OR REPLACE VIEW {analytics}.toggl_weekly_summary AS
+        SELECT a.workspace_id, a.week_start, z.timezone, {columns}, a.refreshed_at
+        FROM ({pivot}) a LEFT JOIN {raw}.toggl_rollup_zones z ON z.workspace_id = a.workspace_id"""
+    ).format(analytics=analytics, raw=raw, columns=columns, pivot=pivot)
+
+
+def prepare_weekly_summaries(
+    conn: psycopg.Connection, calendar: Calendar, *, workspace_ids: Sequence[int], raw_schema: str = "raw"
+) -> list[int]:
+    """Make the summary view of ``workspace_ids`` follow ``calendar`` (zone and week start); returns the
+    workspaces whose rollup was rebuilt for it. Runs in the caller's transaction.
+
+    The view itself needs no refresh: every merge keeps the rollup current. A rollup never analyzed (just
+    written by a first load) is sampled once (about 0.1 s for a 1M-entry year): without statistics the planner
+    takes a year's rollup for a few rows and aggregates it by sorting.
+    """
+    validate_timezone(calendar.timezone, "timezone")
+    rebuilt = ensure_rollups(conn, raw_schema, sorted(set(workspace_ids)), calendar)
     rollup = f"{validate_schema_name(raw_schema, 'raw_schema')}.toggl_daily_rollup"
     unanalyzed = conn.execute("SELECT reltuples < 0 FROM pg_class WHERE oid = %s::regclass", (rollup,)).fetchone()
-    if unanalyzed and unanalyzed[0]:
+    if rebuilt or (unanalyzed and unanalyzed[0]):
         conn.execute(sql.SQL("ANALYZE {}.toggl_daily_rollup").format(schema_ident(raw_schema, "raw_schema")))
-    conn.execute(
-        sql.SQL(
-            "DELETE FROM {}.toggl_weekly_summary WHERE workspace_id = ANY(%(ws)s::bigint[])"
-            " AND week_start = ANY(%(weeks)s::date[])"
-        ).format(analytics),
-        params,
-    )
-    cur = conn.execute(
-        sql.SQL(
-            "INSERT INTO {a}.toggl_weekly_summary (workspace_id, week_start, timezone, {cols}, refreshed_at)"
-            " SELECT workspace_id, week_start, %(tz)s, {cols}, now() FROM ({agg}) agg"
-        ).format(a=analytics, cols=columns, agg=build_weekly_aggregate_sql(raw_schema)),
-        params,
-    )
-    return max(cur.rowcount, 0)
+    return rebuilt
 
 
 def weekly_hours_by_project(
     conn: psycopg.Connection, workspace_id: int, week_start: date, *, analytics_schema: str = "analytics"
 ) -> list[tuple[str, int, float]]:
-    """(project name, day index 0-6, hours) of a stored summary week of one workspace, summed over users and
+    """(project name, day index 0-6, hours) of a summary week of one workspace, summed over users and
     currencies; days without time are omitted. Entries without a project are named ``(no project)``."""
     analytics = schema_ident(analytics_schema, "analytics_schema")
     days = sql.SQL(", ").join(
@@ -343,13 +306,16 @@ def _billable_total(lines: list[_Line]) -> int | None:
 def fetch_weekly_rows(
     conn: psycopg.Connection, workspace_id: int, since: date, tz: str, *, raw_schema: str = "raw"
 ) -> list[dict]:
-    """The aggregate rows of one workspace for the 7 days from ``since`` (any date) in ``tz``, from the entries."""
+    """The summary rows of one workspace for the 7 days from ``since`` (any date) in ``tz``, from the entries."""
     validate_timezone(tz, "tz")
+    raw = schema_ident(raw_schema, "raw_schema")
+    # The rollup's own SELECT over the 7 days, in weeks that start on ``since``'s weekday.
+    days = daily_rows_sql(raw_schema, days=(sql.SQL("%(since)s::date"), sql.SQL("%(since)s::date + 6")))
+    source = sql.SQL("SELECT r.*, now() AS refreshed_at FROM ({}) r").format(days)
+    params = {"ws": [workspace_id], "tz": tz, "since": since, "dow": since.isoweekday() % 7}
     with conn.cursor(row_factory=dict_row) as cur:
-        query = sql.SQL("{} ORDER BY a.project_id, a.user_id, a.currency").format(
-            build_weekly_aggregate_sql(raw_schema, from_rollup=False)
-        )
-        cur.execute(query, weekly_parameters([since], tz, [workspace_id]))
+        query = sql.SQL("{} ORDER BY g.project_id, g.user_id, g.currency").format(build_weekly_pivot_sql(raw, source))
+        cur.execute(query, params)
         return cur.fetchall()
 
 
