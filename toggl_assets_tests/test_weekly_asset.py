@@ -115,3 +115,34 @@ def test_re_synced_entries_request_their_weeks_summary(defs):
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     requested = result.get_requested_partitions(dg.AssetKey("toggl_weekly_summary"))
     assert requested == {"2024-03-04"}
+
+
+def check_result(result) -> dg.AssetCheckEvaluation:
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_the_totals_check_fails_when_the_summary_and_the_entries_disagree(defs, simulator, warehouse_url):
+    instance = dg.DagsterInstance.ephemeral()
+    run(defs, SYNC_JOB, "2024-03-04", "2024-03-17", instance)
+    assert check_result(run(defs, WEEKLY_JOB, "2024-03-04", "2024-03-11", instance)).passed
+    with psycopg.connect(warehouse_url) as conn:  # the rollup (what the view reads) loses a second of one day
+        conn.execute(
+            "UPDATE raw.toggl_daily_rollup SET ms = ms - 1000 WHERE ctid = (SELECT ctid FROM raw.toggl_daily_rollup"
+            " WHERE week_start = '2024-03-11' LIMIT 1)"
+        )
+    evaluation = check_result(run(defs, WEEKLY_JOB, "2024-03-04", "2024-03-11", instance))
+    assert not evaluation.passed
+    (mismatch,) = evaluation.metadata["mismatches"].value
+    assert mismatch["workspace_id"] == simulator.workspace_id and mismatch["week"] == "2024-03-11"
+    assert mismatch["summary_ms"] == mismatch["entries_ms"] - 1000
+
+
+def test_entry_week_totals_need_weeks_on_one_weekday(warehouse):
+    from toggl_assets.warehouse.migrations import migrate
+    from toggl_assets.warehouse.overview import entry_week_totals
+
+    migrate(warehouse)
+    assert entry_week_totals(warehouse, [date(2024, 3, 4), date(2024, 3, 18)], "UTC") == {}
+    with pytest.raises(ValueError, match="same weekday"):
+        entry_week_totals(warehouse, [date(2024, 3, 4), date(2024, 3, 12)], "UTC")

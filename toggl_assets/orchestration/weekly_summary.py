@@ -152,7 +152,7 @@ def build_weekly_asset(
                 )
             if rebuilt:
                 context.log.info(f"rebuilt the daily rollup of workspace(s) {rebuilt} for {calendar}")
-            overviews = week_overviews(conn, weeks, analytics_schema=warehouse.analytics_schema)
+            overviews = week_overviews(conn, weeks, raw_schema=warehouse.raw_schema)
             entry_totals = entry_week_totals(conn, weeks, calendar.timezone, raw_schema=warehouse.raw_schema)
         mismatches = weekly_totals_mismatches(overviews, entry_totals)
         total_rows = sum(o.rows for o in overviews.values())
