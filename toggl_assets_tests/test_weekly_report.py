@@ -14,6 +14,7 @@ import pytest
 from toggl_assets.report_format import format_weekly_report_table
 from toggl_assets.warehouse.metadata import upsert_clients, upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
+from toggl_assets.warehouse.overview import WeekOverview, week_overviews
 from toggl_assets.warehouse.rollup import Calendar
 from toggl_assets.warehouse.weekly import build_weekly_report, prepare_weekly_summaries, weekly_hours_by_project
 from toggl_assets.warehouse.weekly import weekly_report as workspace_weekly_report
@@ -252,3 +253,50 @@ def test_weekly_hours_by_project(example: psycopg.Connection) -> None:
         ("Important Client", 2, 4.0),
         ("Toggl Desktop", 4, 4.0),
     ]
+
+
+def test_week_overviews_agree_with_the_summary_view(db: psycopg.Connection) -> None:
+    """The weekly step's figures (one aggregate of the rollup) equal the view's rows, hours and earnings."""
+    upsert_projects(
+        db, [project(1, "Euro work", currency="EUR"), project(2, "Dollar work", currency="USD")], workspace_id=1
+    )
+    upsert_users(db, [user(5, "Ann"), user(6, "Bob")], workspace_id=1)
+    records = [
+        entry(1, at(1), 7200, project_id=1, user_id=5, is_billable=True, billable_amount=Decimal("40")),
+        entry(2, at(1, 11), 600, project_id=1, user_id=6),
+        entry(3, at(3), 3600, project_id=1, user_id=5, currency="USD", is_billable=True, billable_amount=Decimal("7")),
+        entry(4, at(1), 3600, project_id=2, user_id=5, is_billable=True, billable_amount=Decimal("20.5"),
+              currency="USD"),
+        entry(5, at(5), 1800, project_id=2, user_id=None, is_billable=True, hourly_rate=Decimal("27"),
+              currency="USD"),
+        entry(6, at(5, 12), 900, project_id=2, user_id=None),
+        entry(7, at(2), 1200, user_id=6),  # no project
+        entry(8, at(7, 20), 300),  # no project, no user
+        entry(9, at(8), 3600, project_id=1, user_id=5),  # the next week
+    ]  # fmt: skip
+    load_entries(db, records, *FAR)
+    prepare_weekly_summaries(db, Calendar("UTC", 0), workspace_ids=[WORKSPACE_ID])
+    weeks = [SINCE, SINCE + timedelta(days=7), SINCE + timedelta(days=14)]
+    overviews = week_overviews(db, weeks)
+    for week in weeks:
+        view = db.execute(
+            "SELECT count(*), coalesce(sum(total_ms), 0) FROM analytics.toggl_weekly_summary WHERE week_start = %s",
+            (week,),
+        ).fetchone()
+        earnings = dict(db.execute(
+            "SELECT coalesce(currency, ''), sum(coalesce(earnings, 0)) FROM analytics.toggl_weekly_summary"
+            " WHERE week_start = %s GROUP BY 1", (week,),
+        ).fetchall())  # fmt: skip
+        hours: dict[tuple[str, int], float] = {}
+        for name, day, h in overviews[week].hours:
+            hours[(name or "(no project)", day)] = hours.get((name or "(no project)", day), 0.0) + h
+        expected = {(name, day): h for name, day, h in weekly_hours_by_project(db, WORKSPACE_ID, week)}
+        assert overviews[week].rows == view[0]
+        assert sum(overviews[week].total_ms.values()) == view[1]
+        assert overviews[week].earnings == earnings
+        assert hours == pytest.approx(expected)
+    # (project, user, currency): Euro work by Ann in EUR and USD and by Bob, Dollar work by Ann and by nobody,
+    # no project by Bob and by nobody; USD 7 + 20.5 + 0.5 h at 27.
+    assert overviews[SINCE].rows == 7
+    assert overviews[SINCE].earnings == {"EUR": Decimal("40"), "USD": Decimal("41"), "": Decimal("0")}
+    assert overviews[weeks[2]] == WeekOverview()
