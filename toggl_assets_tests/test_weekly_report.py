@@ -288,8 +288,9 @@ def test_week_overviews_agree_with_the_summary_view(db: psycopg.Connection) -> N
             " WHERE week_start = %s GROUP BY 1", (week,),
         ).fetchall())  # fmt: skip
         hours: dict[tuple[str, int], float] = {}
-        for name, day, h in overviews[week].hours:
-            hours[(name or "(no project)", day)] = hours.get((name or "(no project)", day), 0.0) + h
+        for name, day, h in overviews[week].hours:  # summed over users and currencies, as the view's query is
+            key = (name or "(no project)", day)
+            hours[key] = hours.get(key, 0.0) + h
         expected = {(name, day): h for name, day, h in weekly_hours_by_project(db, WORKSPACE_ID, week)}
         assert overviews[week].rows == view[0]
         assert sum(overviews[week].total_ms.values()) == view[1]
