@@ -75,26 +75,26 @@ def weekly_sql(url: str, start: date, end: date) -> dict[str, Any]:
     it, the floor of a stored summary: the same rows, already computed, inserted into an index-free table."""
     import psycopg
 
-    from toggl_assets.warehouse.overview import entry_week_totals, week_overviews
+    from toggl_assets.warehouse.overview import week_figures
     from toggl_assets.warehouse.rollup import Calendar
     from toggl_assets.warehouse.weekly import prepare_weekly_summaries
 
     first = start - timedelta(days=start.weekday())
     weeks = [first + timedelta(weeks=i) for i in range(((end - first).days // 7) + 1)]
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, autocommit=True) as conn, psycopg.connect(url, autocommit=True) as other:
         row = conn.execute("SELECT array_agg(DISTINCT workspace_id) FROM raw.toggl_entries").fetchone()
         workspace_ids = list(row[0] or []) if row else []
         began = time.perf_counter()
-        prepare_weekly_summaries(conn, Calendar("UTC", 1), workspace_ids=workspace_ids)
-        overviews = week_overviews(conn, weeks)
-        entry_week_totals(conn, weeks, "UTC")
+        with conn.transaction():
+            prepare_weekly_summaries(conn, Calendar("UTC", 1), workspace_ids=workspace_ids)
+        overviews, _ = week_figures(conn, other, weeks, "UTC")
         seconds = time.perf_counter() - began
-        conn.execute("CREATE TABLE public.bench_summary_rows AS SELECT * FROM analytics.toggl_weekly_summary")
-        conn.execute("CREATE TABLE public.bench_summary_floor (LIKE public.bench_summary_rows)")
-        began = time.perf_counter()
-        conn.execute("INSERT INTO public.bench_summary_floor SELECT * FROM public.bench_summary_rows")
-        floor = time.perf_counter() - began
-        conn.rollback()  # a measurement, not a change
+        with conn.transaction(force_rollback=True):  # a measurement, not a change
+            conn.execute("CREATE TABLE public.bench_summary_rows AS SELECT * FROM analytics.toggl_weekly_summary")
+            conn.execute("CREATE TABLE public.bench_summary_floor (LIKE public.bench_summary_rows)")
+            began = time.perf_counter()
+            conn.execute("INSERT INTO public.bench_summary_floor SELECT * FROM public.bench_summary_rows")
+            floor = time.perf_counter() - began
     rows = sum(o.rows for o in overviews.values())
     return {"weekly_sql_seconds": seconds, "weekly_rows": rows, "weekly_write_floor_seconds": floor}
 

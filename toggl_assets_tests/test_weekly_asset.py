@@ -146,3 +146,23 @@ def test_entry_week_totals_need_weeks_on_one_weekday(warehouse):
     assert entry_week_totals(warehouse, [date(2024, 3, 4), date(2024, 3, 18)], "UTC") == {}
     with pytest.raises(ValueError, match="same weekday"):
         entry_week_totals(warehouse, [date(2024, 3, 4), date(2024, 3, 12)], "UTC")
+
+
+def test_two_connections_read_one_snapshot_while_a_write_commits(warehouse_url):
+    """The weekly step's two side-by-side reads see the warehouse as one read would."""
+    from toggl_assets.warehouse.db import shared_snapshot
+
+    with psycopg.connect(warehouse_url, autocommit=True) as writer:
+        writer.execute("CREATE TABLE public.counted (n int)")
+        writer.execute("INSERT INTO public.counted VALUES (1)")
+        with (
+            psycopg.connect(warehouse_url, autocommit=True) as conn,
+            psycopg.connect(warehouse_url, autocommit=True) as other,
+        ):
+            with shared_snapshot(conn, other):
+                writer.execute("INSERT INTO public.counted VALUES (2)")  # commits before `other` reads anything
+                assert other.execute("SELECT count(*) FROM public.counted").fetchone() == (1,)
+                assert conn.execute("SELECT count(*) FROM public.counted").fetchone() == (1,)
+                with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                    other.execute("INSERT INTO public.counted VALUES (3)")
+            assert other.execute("SELECT count(*) FROM public.counted").fetchone() == (2,)

@@ -14,7 +14,7 @@ import pytest
 from toggl_assets.report_format import format_weekly_report_table
 from toggl_assets.warehouse.metadata import upsert_clients, upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
-from toggl_assets.warehouse.overview import WeekOverview, week_overviews
+from toggl_assets.warehouse.overview import WeekOverview, entry_week_totals, week_figures, week_overviews
 from toggl_assets.warehouse.rollup import Calendar
 from toggl_assets.warehouse.weekly import build_weekly_report, prepare_weekly_summaries, weekly_hours_by_project
 from toggl_assets.warehouse.weekly import weekly_report as workspace_weekly_report
@@ -301,3 +301,10 @@ def test_week_overviews_agree_with_the_summary_view(db: psycopg.Connection) -> N
     assert overviews[SINCE].rows == 7
     assert overviews[SINCE].earnings == {"EUR": Decimal("40"), "USD": Decimal("41"), "": Decimal("0")}
     assert overviews[weeks[2]] == WeekOverview()
+    # The weekly step reads the same figures beside the entries' totals, on two connections.
+    db.commit()
+    with psycopg.connect(db.info.dsn) as other:
+        figures, totals = week_figures(db, other, weeks, "UTC")
+    assert figures == overviews
+    assert totals == entry_week_totals(db, weeks, "UTC")
+    assert totals == {(WORKSPACE_ID, week): ms for week in weeks[:2] for ms in overviews[week].total_ms.values()}

@@ -20,7 +20,7 @@ from toggl_assets.orchestration.partitions import TogglPartitions
 from toggl_assets.orchestration.resources import WarehouseResource
 from toggl_assets.report_chart import day_totals_svg, week_chart_svg
 from toggl_assets.warehouse.history import warehouse_workspace_ids
-from toggl_assets.warehouse.overview import WeekOverview, entry_week_totals, week_overviews, weekly_totals_mismatches
+from toggl_assets.warehouse.overview import WeekOverview, week_figures, weekly_totals_mismatches
 from toggl_assets.warehouse.rollup import Calendar
 from toggl_assets.warehouse.weekly import prepare_weekly_summaries
 
@@ -142,7 +142,7 @@ def build_weekly_asset(
         earnings: a view over the daily rollup that every entries merge keeps current, so it is never stale.
         Materializing a week records its figures and checks them against the entries. No API calls."""
         weeks = [date.fromisoformat(key) for key in context.partition_keys]
-        with warehouse.connection() as conn:
+        with warehouse.connection() as conn, warehouse.connection() as other:
             with conn.transaction():
                 rebuilt = prepare_weekly_summaries(
                     conn,
@@ -152,8 +152,10 @@ def build_weekly_asset(
                 )
             if rebuilt:
                 context.log.info(f"rebuilt the daily rollup of workspace(s) {rebuilt} for {calendar}")
-            overviews = week_overviews(conn, weeks, raw_schema=warehouse.raw_schema)
-            entry_totals = entry_week_totals(conn, weeks, calendar.timezone, raw_schema=warehouse.raw_schema)
+            # The week's figures and the entries' totals of the check, read side by side from one snapshot.
+            overviews, entry_totals = week_figures(
+                conn, other, weeks, calendar.timezone, raw_schema=warehouse.raw_schema
+            )
         mismatches = weekly_totals_mismatches(overviews, entry_totals)
         total_rows = sum(o.rows for o in overviews.values())
         frames = week_frames(overviews)

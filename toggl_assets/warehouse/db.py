@@ -7,6 +7,8 @@ imports them from here: the warehouse does not depend on the application's setti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +74,20 @@ def lock_for_load(conn: psycopg.Connection) -> None:
     """Serialize warehouse writers until the caller's transaction ends (commit or rollback releases it)."""
     require_transaction(conn)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+
+
+@contextmanager
+def shared_snapshot(conn: psycopg.Connection, other: psycopg.Connection) -> Iterator[None]:
+    """Read-only, repeatable-read transactions on ``conn`` and ``other`` (two connections to one database, no
+    transaction open on either) that see the same snapshot, ``conn``'s, until the block ends: two reads run side by
+    side see the warehouse as one read would, whatever commits meanwhile."""
+    begin = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+    with conn.transaction(), other.transaction():
+        conn.execute(begin)
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        other.execute(begin)
+        other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(row[0] if row else "")))
+        yield
 
 
 def strip_driver(url: str) -> str:
