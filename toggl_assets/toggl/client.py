@@ -9,6 +9,7 @@ reference notes (toggl-api.md: §3 reports, §4 quotas, §6 pitfalls) for why it
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
@@ -96,6 +97,31 @@ def _page_body(first: date, last: date, size: int, cursor: tuple[int | None, int
 
 def _is_page_size_refusal(exc: TogglApiError, size: int) -> bool:
     return exc.status == 400 and "page_size" in exc.message.lower() and size > 1
+
+
+class _InFlight:
+    """One call running in a daemon thread (a daemon: a request still waiting when its reader stopped early must
+    not hold the process open); :meth:`result` returns its value or raises its exception in the caller."""
+
+    def __init__(self, call: Callable[..., Any], *args: Any) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(call, args), name="toggl-next-page", daemon=True).start()
+
+    def _run(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = call(*args)
+        except BaseException as error:  # handed to the reader, which re-raises it
+            self._error = error
+        finally:
+            self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 class TogglClient:
@@ -281,22 +307,18 @@ class TogglClient:
         if since.tzinfo is None:
             raise ValueError("since must be a timezone-aware datetime")
         for first, last in _date_range(start_date, end_date):
-            for page in self._iter_report_span(workspace_id, first, last, BY_LAST_UPDATE):
+            for page in self._iter_report_span(workspace_id, first, last, BY_LAST_UPDATE, ahead=False):
                 fresh = [e for e in page if e.updated_at is None or e.updated_at >= since]
                 yield fresh
                 if len(fresh) < len(page):
                     break
 
-    def _report_page(
-        self, workspace_id: int, body: dict[str, Any]
-    ) -> tuple[list[rec.EntryRecord], int, Mapping[str, str]] | None:
-        """One detailed-report page -> (records, rows, headers), or None when Toggl refused the page size
-        (which is then halved: the server may refuse or cap page_size, reference §3.4)."""
+    def _report_page(self, workspace_id: int, body: dict[str, Any]) -> tuple[list[Any], Mapping[str, str]] | None:
+        """One detailed-report page, parsed but not yet mapped -> (rows, headers), or None when Toggl refused the
+        page size (which is then halved: the server may refuse or cap page_size, reference §3.4)."""
         request = self._request("POST", REPORTS, REPORT_PATH, workspace_id, json_body=body)
         try:
-            (records, rows), headers = self._transport.call(
-                request, partial(decode.decode_report_page, endpoint=request.endpoint, workspace_id=workspace_id)
-            )
+            return self._transport.call(request, partial(decode.decode_report_rows, endpoint=request.endpoint))
         except TogglApiError as exc:
             size = body["page_size"]
             if not _is_page_size_refusal(exc, size):
@@ -306,32 +328,44 @@ class TogglClient:
             self.stats.retries += 1
             self.log.info("Toggl rejected page_size=%d (%s); retrying with %d", size, exc.message, self.page_size)
             return None
-        return records, rows, headers
 
     def _iter_report_span(
-        self, workspace_id: int, first: date, last: date, order: Mapping[str, str]
+        self, workspace_id: int, first: date, last: date, order: Mapping[str, str], *, ahead: bool = True
     ) -> Iterator[list[rec.EntryRecord]]:
+        """The span's pages in order. With ``ahead``, the next page is asked for as soon as a page's headers
+        name it, while this page is mapped and used: Toggl prepares the next answer meanwhile. Only a caller
+        that reads every page passes it; one that may stop early would pay for a page it never reads."""
         endpoint = f"POST {REPORTS}{REPORT_PATH}"
+
+        def ask(cursor: tuple[int | None, int | None] | None) -> tuple[int, Any]:
+            size = self.page_size
+            return size, self._report_page(workspace_id, {**_page_body(first, last, size, cursor), **order})
+
         cursor: tuple[int | None, int | None] | None = None
         seen: set[tuple[int | None, int | None]] = set()
+        pending: _InFlight | None = None
         while True:
-            size = self.page_size
-            page = self._report_page(workspace_id, {**_page_body(first, last, size, cursor), **order})
+            size, page = pending.result() if pending is not None else ask(cursor)
+            pending = None
             if page is None:
                 continue
-            records, rows, headers = page
+            rows, headers = page
             cursor = _next_cursor(headers)
-            if cursor is not None and 0 < rows < size:
+            if cursor is not None and 0 < len(rows) < size:
                 # The server clamped page_size: ask for what it actually gives from now on.
-                self.log.info("Toggl answered %d rows for page_size=%d; using %d", rows, size, rows)
-                self.page_size = rows
+                self.log.info("Toggl answered %d rows for page_size=%d; using %d", len(rows), size, len(rows))
+                self.page_size = len(rows)
             self.stats.page_size_used = self.page_size
-            yield records
+            repeated = cursor in seen
+            if cursor is not None and not repeated:
+                seen.add(cursor)
+                if ahead:
+                    pending = _InFlight(ask, cursor)
+            yield decode.report_entries(rows, endpoint, workspace_id)
             if cursor is None:
                 return
-            if cursor in seen:
+            if repeated:
                 raise TogglResponseError(endpoint, f"pagination cursor repeated (row {cursor[0]}, id {cursor[1]})")
-            seen.add(cursor)
 
     def daily_seconds(self, workspace_id: int, start_date: date, end_date: date) -> dict[date, int]:
         """Tracked seconds per day of [start_date, end_date] (every day present, 0 included), all users.

@@ -481,15 +481,27 @@ def _row_entries(row: _ReportRow, workspace_id: int, out: list[EntryRecord]) -> 
         )
 
 
-def decode_report_page(content: bytes, endpoint: str, workspace_id: int) -> tuple[list[EntryRecord], int]:
-    """Reports v3 detailed rows -> (one EntryRecord per element of each row's ``time_entries``, row count)."""
-    rows = _decode(_REPORT, content, endpoint, "rows")
+def decode_report_rows(content: bytes, endpoint: str) -> list[_ReportRow]:
+    """Reports v3 detailed rows, parsed and typed (a body that is not JSON is :class:`MalformedBody`, a wrongly
+    typed one a :class:`TogglResponseError`), not yet mapped: the cheap third of decoding a page, the part
+    that tells whether the answer must be asked again."""
+    return _decode(_REPORT, content, endpoint, "rows")
+
+
+def report_entries(rows: list[_ReportRow], endpoint: str, workspace_id: int) -> list[EntryRecord]:
+    """Rows of :func:`decode_report_rows` -> one EntryRecord per element of each row's ``time_entries``."""
     out: list[EntryRecord] = []
     for i, row in enumerate(rows):
         if not row.time_entries:
             raise TogglResponseError(endpoint, f"rows[{i}] has no time_entries")
         _row_entries(row, workspace_id, out)
-    return out, len(rows)
+    return out
+
+
+def decode_report_page(content: bytes, endpoint: str, workspace_id: int) -> tuple[list[EntryRecord], int]:
+    """Reports v3 detailed rows -> (one EntryRecord per element of each row's ``time_entries``, row count)."""
+    rows = decode_report_rows(content, endpoint)
+    return report_entries(rows, endpoint, workspace_id), len(rows)
 
 
 # -- Track v9 entry ----------------------------------------------------------------------------------------
