@@ -192,6 +192,34 @@ def test_exact_request_counts_with_workspace_id(sim: Simulator) -> None:
         assert client.stats.page_size_used == 1000 == client.page_size
 
 
+def _report_requests_reach(sim: Simulator, count: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while sim.stats()["by_endpoint"].get(REPORT, 0) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sim.stats()["by_endpoint"].get(REPORT, 0) == count
+
+
+def test_next_report_page_is_asked_for_while_a_page_is_used(sim: Simulator) -> None:
+    """A page's headers name the next page: it is asked for at once, while the reader still holds this page, so
+    Toggl prepares it meanwhile; no page is asked for twice. A reader of updated entries, which may stop after
+    any page, gets no request ahead of it."""
+    with _client(sim, page_size=500) as client:
+        sim.reset_stats()
+        pages = client.iter_entry_pages(sim.workspace_id, START, END)
+        first = next(pages)
+        assert len(first) == 500
+        assert _report_requests_reach(sim, 2)
+        entries = first + [e for page in pages for e in page]
+        assert sorted(e.id for e in entries) == sorted(e["id"] for e in _finished_truth(sim))
+        assert sim.stats()["by_endpoint"] == {REPORT: 4} == client.stats.requests_by_endpoint
+
+        sim.reset_stats()
+        updated = client.iter_updated_entry_pages(sim.workspace_id, START, END, datetime(2000, 1, 1, tzinfo=UTC))
+        assert len(next(updated)) == 500
+        assert not _report_requests_reach(sim, 2, seconds=0.5)
+        assert sim.stats()["by_endpoint"] == {REPORT: 1}
+
+
 def test_workspaces_is_one_request_and_nothing_else_needs_me(sim: Simulator) -> None:
     sim.reset_stats()
     with _client(sim) as client:
