@@ -25,6 +25,7 @@ from toggl_assets.warehouse.entries import EntryLoadStats, EntryStaging
 # toggl-api.md §5), so the request reaches a day further on each side; staged rows outside the window are
 # ignored by the merge.
 FETCH_MARGIN = timedelta(days=1)
+PROGRESS_SECONDS = 5.0  # at most one progress line per workspace this often while its pages arrive
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,19 @@ def _stage_workspace(
     staging = 0.0
     rows = 0
     pages = client.iter_entry_pages(workspace_id, window.first_day - FETCH_MARGIN, window.last_day + FETCH_MARGIN)
+    logged = started
+    number = 0
     for number, page in enumerate(prefetched(pages), 1):
         page_started = time.perf_counter()
         rows += stage.add(page)
-        staging += time.perf_counter() - page_started
-        log.info(f"workspace {workspace_id}: page {number}, {rows} entries fetched")
+        now = time.perf_counter()
+        staging += now - page_started
+        # Progress at a bounded rate: every log line is an event Dagster stores, one write each.
+        if now - logged >= PROGRESS_SECONDS:
+            logged = now
+            log.info(f"workspace {workspace_id}: page {number}, {rows} entries fetched so far")
     fetching = time.perf_counter() - started - staging
+    log.info(f"workspace {workspace_id}: {rows} entries fetched in {number} page(s), {fetching:.1f} s")
     return client.stats.requests_by_workspace.get(workspace_id, 0) - requests_before, rows, fetching, staging
 
 
