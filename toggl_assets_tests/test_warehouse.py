@@ -257,6 +257,24 @@ def test_merge_is_idempotent_and_propagates_edits_and_deletions(db: psycopg.Conn
     assert 5 not in rows and rows[4][5] == "renamed" and rows[4][8] == 99_000
 
 
+def test_merge_leaves_the_transactions_settings_as_it_found_them(db: psycopg.Connection) -> None:
+    """The rollup's insert groups by hashing with more work memory, for itself only: the rest of the caller's
+    transaction (another workspace's merge, the caller's own statements) keeps its settings."""
+
+    def settings() -> tuple:
+        return db.execute("SELECT current_setting('work_mem'), current_setting('enable_sort')").fetchone()
+
+    db.execute("SET work_mem = '5MB'")
+    db.commit()
+    with db.transaction():
+        before = settings()
+        stats = load_entries(db, _week(), W0, W1)
+        assert settings() == before == ("5MB", "on")
+    assert stats.inserted == 7
+    rollup = db.execute("SELECT count(*), sum(entries) FROM raw.toggl_daily_rollup").fetchone()
+    assert rollup == (7, 7)
+
+
 def test_other_windows_untouched(db: psycopg.Connection) -> None:
     load_entries(db, _week(1, W0), W0, W1)
     load_entries(db, _week(100, W1), W1, W1 + 7 * DAY)

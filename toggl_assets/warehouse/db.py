@@ -77,6 +77,23 @@ def lock_for_load(conn: psycopg.Connection) -> None:
 
 
 @contextmanager
+def local_settings(conn: psycopg.Connection, **settings: str) -> Iterator[None]:
+    """Server settings for the statements of this block only, in the caller's transaction: each previous value is
+    restored on exit (after an SQL error the transaction's rollback restores them)."""
+    require_transaction(conn)
+    previous = {}
+    for name, value in settings.items():
+        row = conn.execute("SELECT current_setting(%s), set_config(%s, %s, true)", (name, name, value)).fetchone()
+        previous[name] = row[0] if row else ""
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            for name, value in previous.items():
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+
+
+@contextmanager
 def shared_snapshot(conn: psycopg.Connection, other: psycopg.Connection) -> Iterator[None]:
     """Read-only, repeatable-read transactions on ``conn`` and ``other`` (two connections to one database, no
     transaction open on either) that see the same snapshot, ``conn``'s, until the block ends: two reads run side by
