@@ -107,13 +107,15 @@ def rollup_calendar(conn: psycopg.Connection, schema: str, workspace_id: int) ->
 
 
 def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bool) -> None:
-    # Grouped by hashing: the planner, with no statistics of freshly loaded entries, would sort them, and a sort
-    # of a year (an external one past work_mem) took 4.5 s for 1M entries against 3.5 s hashed (1.30 / 1.13 s
-    # for 250k). A year of days fits in 64 MB for 250k entries; beyond it the hash spills in batches.
+    # The entries are grouped by hashing, then the grouped rows (narrow, fewer) are sorted and written in (week, day)
+    # order: the order the weekly reads fetch them in through the index. Left to itself the planner, which has no
+    # statistics of freshly loaded entries, sorts the wide entry rows instead. Measured in a first load's merge:
+    # 250k entries 0.76-0.86 s against 0.87-0.92 s, 1M the same (3.8-4.6 s); rows written in hash order would
+    # have made a 1M-entry year's weekly figures 1.5-1.7 s instead of 0.9-1.0 s.
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in ROLLUP_COLUMNS)
     with local_settings(conn, work_mem="64MB", enable_sort="off"):
         conn.execute(
-            sql.SQL("INSERT INTO {s}.toggl_daily_rollup ({cols}) {select}").format(
+            sql.SQL("INSERT INTO {s}.toggl_daily_rollup ({cols}) {select} ORDER BY week_start, day").format(
                 s=schema_ident(schema), cols=columns, select=daily_rows_sql(schema, all_days=all_days)
             ),
             params,
