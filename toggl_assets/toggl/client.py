@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from datetime import date, datetime, timedelta
 from functools import partial
 from types import TracebackType
@@ -99,29 +100,19 @@ def _is_page_size_refusal(exc: TogglApiError, size: int) -> bool:
     return exc.status == 400 and "page_size" in exc.message.lower() and size > 1
 
 
-class _InFlight:
-    """One call running in a daemon thread (a daemon: a request still waiting when its reader stopped early must
-    not hold the process open); :meth:`result` returns its value or raises its exception in the caller."""
+def _in_daemon_thread(call: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``call(*args)`` in a daemon thread, as a Future. A daemon (not an executor's thread): a request still
+    waiting when its reader stopped early must not hold the process open at exit."""
+    future: Future[Any] = Future()
 
-    def __init__(self, call: Callable[..., Any], *args: Any) -> None:
-        self._done = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._run, args=(call, args), name="toggl-next-page", daemon=True).start()
-
-    def _run(self, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def run() -> None:
         try:
-            self._value = call(*args)
+            future.set_result(call(*args))
         except BaseException as error:  # handed to the reader, which re-raises it
-            self._error = error
-        finally:
-            self._done.set()
+            future.set_exception(error)
 
-    def result(self) -> Any:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
+    threading.Thread(target=run, name="toggl-next-page", daemon=True).start()
+    return future
 
 
 class TogglClient:
@@ -343,7 +334,7 @@ class TogglClient:
 
         cursor: tuple[int | None, int | None] | None = None
         seen: set[tuple[int | None, int | None]] = set()
-        pending: _InFlight | None = None
+        pending: Future[Any] | None = None
         while True:
             size, page = pending.result() if pending is not None else ask(cursor)
             pending = None
@@ -360,7 +351,7 @@ class TogglClient:
             if cursor is not None and not repeated:
                 seen.add(cursor)
                 if ahead:
-                    pending = _InFlight(ask, cursor)
+                    pending = _in_daemon_thread(ask, cursor)
             yield decode.report_entries(rows, endpoint, workspace_id)
             if cursor is None:
                 return
