@@ -516,3 +516,26 @@ def test_control_endpoints(fresh: Simulator) -> None:
     assert requests.get(f"{fresh.url}/_simulator/stats").status_code == 200  # never faulted
     assert requests.post(f"{fresh.url}/_simulator/faults", json={"rate": 0}).ok
     assert json.loads(requests.get(f"{fresh.url}/_simulator/stats").text)["total"] == 4
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Apia"]
+)
+def test_report_times_per_hour_offset_match_the_zones_own_formatting(zone: str) -> None:
+    """The report page's fast times equal ``datetime.fromtimestamp(ts, zone).isoformat()`` every 7 min 13 s over
+    two years (DST changes of an hour and of 30 minutes, a +05:45 zone, a zone that skipped a day) and at every
+    second around each of the zone's transitions."""
+    from zoneinfo import ZoneInfo
+
+    from toggl_assets.simulator.timefmt import ZoneTimes, in_zone
+
+    tz = ZoneInfo(zone)
+    fast = ZoneTimes()
+    first = int(datetime(2011, 1, 1, tzinfo=UTC).timestamp())
+    stamps = list(range(first, first + 2 * 366 * 86_400, 433))
+    offsets = [tz.utcoffset(datetime.fromtimestamp(ts, UTC)) for ts in stamps]
+    transitions = [stamps[i] for i in range(1, len(stamps)) if offsets[i] != offsets[i - 1]]
+    assert bool(transitions) == (zone not in ("UTC", "Asia/Kathmandu"))  # fixed offsets there
+    for near in transitions:
+        stamps.extend(range(near - 3_600, near + 4_000))
+    assert [fast(ts, tz) for ts in stamps] == [in_zone(ts, tz) for ts in stamps]

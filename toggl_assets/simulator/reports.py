@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import SimulatorConfig
 from .report_query import ReportQuery, report_ids
-from .serialize import entry_money, report_row
+from .serialize import entry_money, report_rows
 from .store import Entry, Store
 from .timefmt import UTC, day_start, zone
 from .wire import ApiError, Ctx, Reply, Router, json_reply
@@ -147,8 +147,8 @@ class Reports:
             ids = report_ids(s, query)
             offset = self._offset(body, ids)
             page = ids[offset : offset + page_size]
-            tz_times = self.config.report_times_in_user_tz
-            rows = [report_row(s, s.entries[i], offset + k + 1, tz_times) for k, i in enumerate(page)]
+            entries = s.entries
+            rows = report_rows(s, (entries[i] for i in page), offset + 1, self.config.report_times_in_user_tz)
             headers: dict[str, str] = {}
             nxt = offset + page_size
             if nxt < len(ids):  # cursor headers only while more rows remain

@@ -28,6 +28,41 @@ def in_zone(ts: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts, tz).isoformat()
 
 
+_HOUR = 3600
+_YEAR_10000 = 253_402_300_800  # unix seconds of 10000-01-01: strftime's %Y is four digits below it
+
+
+class ZoneTimes:
+    """:func:`in_zone` for the many timestamps of one report page, text for text, about twice as fast.
+
+    The zone's offset (and its ``+03:00`` suffix) is looked up once per zone and hour of time: where the offset
+    is the same at both ends of the hour, no transition lies inside it (no zone changes its offset twice within
+    an hour), so every second of it has that offset. An hour with a transition, or a time outside years
+    1970-9999, takes :func:`in_zone` itself.
+    """
+
+    def __init__(self) -> None:
+        self._hours: dict[tuple[ZoneInfo, int], tuple[int, str] | None] = {}
+
+    def __call__(self, ts: int, tz: ZoneInfo) -> str:
+        key = (tz, ts // _HOUR)
+        hour = self._hours.get(key, False)
+        if hour is False:
+            hour = self._hours[key] = self._hour(tz, key[1] * _HOUR)
+        if hour is None or not 0 <= ts < _YEAR_10000:
+            return in_zone(ts, tz)
+        offset, suffix = hour
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts + offset)) + suffix
+
+    @staticmethod
+    def _hour(tz: ZoneInfo, first: int) -> tuple[int, str] | None:
+        start, end = datetime.fromtimestamp(first, tz), datetime.fromtimestamp(first + _HOUR - 1, tz)
+        offset = start.utcoffset()
+        if offset is None or offset != end.utcoffset():
+            return None
+        return int(offset.total_seconds()), start.isoformat()[19:]
+
+
 def day_start(d: date, tz: ZoneInfo | timezone = UTC) -> int:
     """Unix seconds of 00:00 of ``d`` in ``tz``."""
     return int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp())

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .store import Store, User
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -30,7 +32,9 @@ class ApiError(Exception):
 
 
 def json_reply(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # Compact UTF-8 JSON, as the real API sends; msgspec writes a page of 10,000 report rows several times faster
+    # than the json module, byte for byte the same text (floats aside: 1e16 for 1e+16, both valid JSON).
+    body = msgspec.json.encode(value)
     return Reply(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
 
 
