@@ -115,72 +115,6 @@ def _in_daemon_thread(call: Callable[..., Any], *args: Any) -> Future[Any]:
     return future
 
 
-Cursor = tuple[int | None, int | None]
-AskPage = Callable[[Cursor, Callable[[Mapping[str, str]], None] | None], tuple[int, Any]]
-AHEAD_PAGES = 2  # requests a report reader may have out beyond the page it is using
-
-
-class _AheadPages:
-    """The requests of one report span's pages, sent ahead of its reader.
-
-    A page is asked for as soon as the headers of the page before it name it, before that page's body has
-    arrived: Toggl prepares it while the page before travels and the one before that is used. At most
-    :data:`AHEAD_PAGES` pages are asked for and not yet taken (memory stays bounded); a page named while that many
-    are out is asked for when the reader takes one. No cursor is asked for twice. Requests run in daemon threads:
-    a reader that stops early may leave up to :data:`AHEAD_PAGES` of them to finish (each one request of quota).
-    """
-
-    def __init__(self, ask: AskPage) -> None:
-        self._ask = ask
-        self._lock = threading.Lock()
-        self._out: dict[Cursor, Future[Any]] = {}
-        self._named: Cursor | None = None  # named while AHEAD_PAGES were out: asked for on the next take
-        self._asked: set[Cursor] = set()
-        self._generation = 0  # headers of requests sent before the last reset are ignored
-
-    def first(self) -> tuple[int, Any]:
-        """The span's first page, asked for by the reader itself."""
-        with self._lock:
-            on_headers = self._on_headers()
-        return self._ask(None, on_headers)  # type: ignore[arg-type]
-
-    def take(self, cursor: Cursor) -> tuple[int, Any]:
-        """The page at ``cursor``: its request sent ahead, else asked for now. When it was not sent ahead, what is
-        out was sent on the headers of an answer that a retry then replaced (or of a refused page size): it is
-        dropped, and its pages' headers are ignored."""
-        with self._lock:
-            future = self._out.pop(cursor, None)
-            if future is None:
-                self._out.clear()
-                self._named = None
-                self._generation += 1
-                self._asked.add(cursor)
-                on_headers = self._on_headers()
-            elif self._named is not None:
-                named, self._named = self._named, None
-                self._send(named)
-        return future.result() if future is not None else self._ask(cursor, on_headers)
-
-    def _on_headers(self) -> Callable[[Mapping[str, str]], None]:
-        return partial(self._named_by, self._generation)
-
-    def _named_by(self, generation: int, headers: Mapping[str, str]) -> None:
-        """A page's headers arrived (in the thread reading it): ask for the page they name."""
-        cursor = _next_cursor(headers)
-        with self._lock:
-            if cursor is not None and generation == self._generation:
-                self._send(cursor)
-
-    def _send(self, cursor: Cursor) -> None:
-        if cursor in self._asked:
-            return
-        if len(self._out) >= AHEAD_PAGES:
-            self._named = cursor
-            return
-        self._asked.add(cursor)
-        self._out[cursor] = _in_daemon_thread(self._ask, cursor, self._on_headers())
-
-
 class TogglClient:
     """One authenticated session of one API token, for every workspace its user can read.
 
@@ -370,20 +304,12 @@ class TogglClient:
                 if len(fresh) < len(page):
                     break
 
-    def _report_page(
-        self,
-        workspace_id: int,
-        body: dict[str, Any],
-        on_headers: Callable[[Mapping[str, str]], None] | None = None,
-    ) -> tuple[list[Any], Mapping[str, str]] | None:
+    def _report_page(self, workspace_id: int, body: dict[str, Any]) -> tuple[list[Any], Mapping[str, str]] | None:
         """One detailed-report page, parsed but not yet mapped -> (rows, headers), or None when Toggl refused the
-        page size (which is then halved: the server may refuse or cap page_size, reference §3.4). ``on_headers``
-        sees the answer's headers before its body is read."""
+        page size (which is then halved: the server may refuse or cap page_size, reference §3.4)."""
         request = self._request("POST", REPORTS, REPORT_PATH, workspace_id, json_body=body)
         try:
-            return self._transport.call(
-                request, partial(decode.decode_report_rows, endpoint=request.endpoint), on_headers
-            )
+            return self._transport.call(request, partial(decode.decode_report_rows, endpoint=request.endpoint))
         except TogglApiError as exc:
             size = body["page_size"]
             if not _is_page_size_refusal(exc, size):
@@ -397,26 +323,23 @@ class TogglClient:
     def _iter_report_span(
         self, workspace_id: int, first: date, last: date, order: Mapping[str, str], *, ahead: bool = True
     ) -> Iterator[list[rec.EntryRecord]]:
-        """The span's pages in order. With ``ahead``, pages are asked for before the reader needs them
-        (:class:`_AheadPages`): only a caller that reads every page passes it; one that may stop early would pay
-        for pages it never reads, and without it each page is asked for when the one before has been used."""
+        """The span's pages in order. With ``ahead``, the next page is asked for as soon as a page's headers
+        name it, while this page is mapped and used: Toggl prepares the next answer meanwhile. Only a caller
+        that reads every page passes it; one that may stop early would pay for a page it never reads."""
         endpoint = f"POST {REPORTS}{REPORT_PATH}"
 
-        def ask(cursor: Cursor | None, on_headers: Callable[[Mapping[str, str]], None] | None) -> tuple[int, Any]:
+        def ask(cursor: tuple[int | None, int | None] | None) -> tuple[int, Any]:
             size = self.page_size
-            body = {**_page_body(first, last, size, cursor), **order}
-            return size, self._report_page(workspace_id, body, on_headers)
+            return size, self._report_page(workspace_id, {**_page_body(first, last, size, cursor), **order})
 
-        pages = _AheadPages(ask) if ahead else None
-        cursor: Cursor | None = None
-        seen: set[Cursor] = set()
+        cursor: tuple[int | None, int | None] | None = None
+        seen: set[tuple[int | None, int | None]] = set()
+        pending: Future[Any] | None = None
         while True:
-            if pages is None:
-                size, page = ask(cursor, None)
-            else:
-                size, page = pages.first() if cursor is None else pages.take(cursor)
+            size, page = pending.result() if pending is not None else ask(cursor)
+            pending = None
             if page is None:
-                continue  # Toggl refused the page size: the same page again, with the halved size
+                continue
             rows, headers = page
             cursor = _next_cursor(headers)
             if cursor is not None and 0 < len(rows) < size:
@@ -425,8 +348,10 @@ class TogglClient:
                 self.page_size = len(rows)
             self.stats.page_size_used = self.page_size
             repeated = cursor in seen
-            if cursor is not None:
+            if cursor is not None and not repeated:
                 seen.add(cursor)
+                if ahead:
+                    pending = _in_daemon_thread(ask, cursor)
             yield decode.report_entries(rows, endpoint, workspace_id)
             if cursor is None:
                 return

@@ -14,7 +14,6 @@ import json
 import logging
 import random
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -131,18 +130,6 @@ class _QuotaSpent:
     resets_in: float | None
 
 
-class _Once:
-    """Calls ``callback`` with the first headers it is given, then never again (retries of one request)."""
-
-    def __init__(self, callback: Callable[[Mapping[str, str]], None]) -> None:
-        self._callback: Callable[[Mapping[str, str]], None] | None = callback
-
-    def __call__(self, headers: Mapping[str, str]) -> None:
-        callback, self._callback = self._callback, None
-        if callback is not None:
-            callback(headers)
-
-
 @dataclass
 class _Attempts:
     failures: int = 0
@@ -226,8 +213,6 @@ class Transport:
         self.quota = QuotaBook()
         self._sleep = sleep
         self._pacer = Pacer(requests_per_second, sleep=sleep)
-        # Pacing, quota and stats across the threads of one client; re-entrant: a quota wait is a _wait.
-        self._lock = threading.RLock()
         # Kept only to scrub it from any text that might reach a log or an exception.
         basic = base64.b64encode(f"{api_token}:api_token".encode()).decode()
         self._secrets = tuple(s for s in (api_token, basic) if s)
@@ -238,26 +223,14 @@ class Transport:
     def close(self) -> None:
         self._session.close()
 
-    def call(
-        self,
-        request: Request,
-        decode: Callable[[bytes], T],
-        on_headers: Callable[[Mapping[str, str]], None] | None = None,
-    ) -> tuple[T, Mapping[str, str]]:
-        """Send until Toggl answers 2xx with a decodable body -> (decoded body, headers), or raise a TogglError.
-
-        ``on_headers`` is called once, with the headers of the first 2xx answer, before its body is read (a caller
-        may send its next request meanwhile). Calls may run in several threads at once: request starts stay
-        paced and counted one at a time.
-        """
+    def call(self, request: Request, decode: Callable[[bytes], T]) -> tuple[T, Mapping[str, str]]:
+        """Send until Toggl answers 2xx with a decodable body -> (decoded body, headers), or raise a TogglError."""
         attempts = _Attempts()
-        first_answer = _Once(on_headers) if on_headers is not None else None
         while True:
-            with self._lock:
-                self._wait_for_quota(request)
-                self.stats.paced_seconds += self._pacer.wait()
-                self.stats.count(request.endpoint, request.workspace_id)
-            outcome = self._exchange(request, decode, first_answer)
+            self._wait_for_quota(request)
+            self.stats.paced_seconds += self._pacer.wait()
+            self.stats.count(request.endpoint, request.workspace_id)
+            outcome = self._exchange(request, decode)
             if isinstance(outcome, _QuotaSpent):
                 self._wait_out_402(request, outcome, attempts)
             elif isinstance(outcome, _Retry):
@@ -268,14 +241,10 @@ class Transport:
     # -- one exchange ----------------------------------------------------------------------------------------
 
     def _exchange(
-        self,
-        request: Request,
-        decode: Callable[[bytes], T],
-        on_headers: Callable[[Mapping[str, str]], None] | None = None,
+        self, request: Request, decode: Callable[[bytes], T]
     ) -> tuple[T, Mapping[str, str]] | _Retry | _QuotaSpent:
         body = json.dumps(request.json_body) if request.json_body is not None else None
         try:
-            # Streamed: the status and headers are seen before the body is read (see on_headers).
             resp = self._session.request(
                 request.method,
                 f"{self.root}{request.api}{request.path}",
@@ -283,36 +252,22 @@ class Transport:
                 data=body,
                 headers={"Content-Type": "application/json"} if body is not None else None,
                 timeout=self.timeout,
-                stream=True,
             )
         except _TRANSIENT_EXCEPTIONS as exc:
-            return self._transient(exc)
-        with resp:  # back to the pool once read; closed if the body was left unread
-            seen = quota_headers(resp.headers)
-            success = 200 <= resp.status_code < 300
-            with self._lock:
-                self.stats.note_quota(request.bucket, seen)
-                if success:
-                    # Counted by Toggl whatever the body holds: a window's last request blocks the bucket even if
-                    # the body then turns out cut short.
-                    self.quota.note_success(request.bucket, seen)
-            if not success:
-                return self._classify_failure(request, resp, seen)
-            if on_headers is not None:
-                on_headers(resp.headers)
+            # Only the class name and redacted text; the exception itself is never chained.
+            return _Retry(f"{type(exc).__name__}: {self._redact(str(exc))[:300]}")
+        seen = quota_headers(resp.headers)
+        self.stats.note_quota(request.bucket, seen)
+        if 200 <= resp.status_code < 300:
+            # Counted by Toggl whatever the body holds: a window's last request blocks the bucket even if the
+            # body then turns out cut short.
+            self.quota.note_success(request.bucket, seen)
             try:
-                content = resp.content
-            except _TRANSIENT_EXCEPTIONS as exc:
-                return self._transient(exc)
-            try:
-                value = decode(content)
+                value = decode(resp.content)
             except MalformedBody:
                 return _Retry(f"HTTP {resp.status_code} with a body that is not valid JSON (truncated or malformed)")
             return value, resp.headers
-
-    def _transient(self, exc: BaseException) -> _Retry:
-        # Only the class name and redacted text; the exception itself is never chained.
-        return _Retry(f"{type(exc).__name__}: {self._redact(str(exc))[:300]}")
+        return self._classify_failure(request, resp, seen)
 
     def _classify_failure(self, request: Request, resp: requests.Response, seen: QuotaSeen) -> _Retry | _QuotaSpent:
         """A non-2xx answer: something to wait out or retry, else the matching TogglError is raised."""
@@ -388,8 +343,7 @@ class Transport:
                 f"{retry.problem}; Retry-After {retry.retry_after:.0f} s is too long to wait",
             ) from None
         delay = self.retry.delay(attempts.failures, retry.retry_after)
-        with self._lock:
-            self.stats.retries += 1
+        self.stats.retries += 1
         self.log.warning(
             "Toggl %s failed (%s); retry %d/%d in %.2f s",
             request.endpoint,
@@ -401,9 +355,8 @@ class Transport:
         self._wait(delay)
 
     def _wait(self, seconds: float, *, quota: bool = False) -> None:
-        with self._lock:
-            if quota:
-                self.stats.quota_waits += 1
-            self.stats.waited_seconds += seconds
+        if quota:
+            self.stats.quota_waits += 1
+        self.stats.waited_seconds += seconds
         if seconds > 0:
             self._sleep(seconds)
