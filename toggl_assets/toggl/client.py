@@ -323,9 +323,10 @@ class TogglClient:
     def _iter_report_span(
         self, workspace_id: int, first: date, last: date, order: Mapping[str, str], *, ahead: bool = True
     ) -> Iterator[list[rec.EntryRecord]]:
-        """The span's pages in order. With ``ahead``, the next page is asked for as soon as a page's headers
-        name it, while this page is mapped and used: Toggl prepares the next answer meanwhile. Only a caller
-        that reads every page passes it; one that may stop early would pay for a page it never reads."""
+        """The span's pages in order. With ``ahead``, the next page is asked for as soon as a page has arrived and
+        been parsed (its headers name the next one), while this page is mapped and used: Toggl prepares the next
+        answer meanwhile. Only a caller that reads every page passes it; one that may stop early would pay for a
+        page it never reads."""
         endpoint = f"POST {REPORTS}{REPORT_PATH}"
 
         def ask(cursor: tuple[int | None, int | None] | None) -> tuple[int, Any]:
