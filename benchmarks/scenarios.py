@@ -87,6 +87,11 @@ def fastest_ratio(pairs: list[dict[str, Any]]) -> float:
     return round(min(p["longer_seconds"] for p in pairs) / min(p["one_day_seconds"] for p in pairs), 2)
 
 
+def pair_ratios(key: str, pairs: list[dict[str, Any]]) -> dict[str, float]:
+    """``key``: the verdict's :func:`fastest_ratio`; ``key_median``: the median per-pair ratio, printed beside it."""
+    return {key: fastest_ratio(pairs), f"{key}_median": statistics.median(p["ratio"] for p in pairs)}
+
+
 def _pair(longer: dict[str, Any], one_day: dict[str, Any]) -> dict[str, Any]:
     """Wall seconds of a longer sync and of the one-day sync right after it, and their ratio."""
     ratio = round(longer["wall_seconds"] / one_day["wall_seconds"], 2)
@@ -166,8 +171,7 @@ def two_years(
                 f"{out['one_day']['wall_seconds']} s: {out['pairs'][-1]['ratio']}x",
                 flush=True,
             )
-        out["backfill_vs_one_day"] = fastest_ratio(out["pairs"])
-        out["backfill_vs_one_day_median"] = statistics.median(p["ratio"] for p in out["pairs"])
+        out.update(pair_ratios("backfill_vs_one_day", out["pairs"]))
         out["daily_quiet"] = _daily(session, "2y daily run", first, page)
         out["late_edits"] = _late_edits(sim, days)
         out["daily_edits"] = _daily(session, "2y daily run after late edits", first, page)
@@ -224,8 +228,7 @@ def forty_two_days(
             out["range_sync"] = session.sync("42d range", first, last).as_dict()
             out["one_day"] = session.sync("42d one day", last, last).as_dict()
             out["pairs"].append(_pair(out["range_sync"], out["one_day"]))
-        out["range_vs_one_day"] = fastest_ratio(out["pairs"])
-        out["range_vs_one_day_median"] = statistics.median(p["ratio"] for p in out["pairs"])
+        out.update(pair_ratios("range_vs_one_day", out["pairs"]))
         plain, figures = session.plain_script("42d plain script", first, last, page)
         out["plain_script"] = {**plain.as_dict(), **{f"script_{k}": v for k, v in figures.items()}}
     print(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .store import Client, Entry, Project, Store, Tag, Task, User
 from .timefmt import ZoneTimes, micro_zulu, plus00, zulu
@@ -41,10 +43,15 @@ _WORKSPACE_TAIL: dict[str, Any] = {
 
 def _names(s: Store, e: Entry | Task) -> tuple[Project | None, Client | None, User | None]:
     """The project, client and user an entry or task points at (None where unset or unknown)."""
-    p = s.projects.get(e.project_id) if e.project_id is not None else None
-    c = s.clients.get(p.client_id) if p is not None and p.client_id is not None else None
+    p, c = _project_client(s, e.project_id)
     u = s.users.get(e.user_id) if e.user_id is not None else None
     return p, c, u
+
+
+def _project_client(s: Store, project_id: int | None) -> tuple[Project | None, Client | None]:
+    p = s.projects.get(project_id) if project_id is not None else None
+    c = s.clients.get(p.client_id) if p is not None and p.client_id is not None else None
+    return p, c
 
 
 def workspace_json(s: Store, user: User) -> dict[str, Any]:
@@ -319,56 +326,52 @@ def report_rows(s: Store, entries: Iterable[Entry], first_row_number: int, in_us
     """
     now = s.now()
     zone_time = ZoneTimes()
-    users: dict[int, tuple[User, dict[str, Any]]] = {}
-    projects: dict[int | None, dict[str, Any]] = {}
-    task_names: dict[int | None, str | None] = {None: None}
-    tag_names: dict[tuple[int, ...], list[str]] = {}
-    rates: dict[tuple[int | None, int], tuple[int | None, str]] = {}
+    entry_time = zone_time if in_user_tz else (lambda ts, _tz: plus00(ts))
+    rate_of = cache(s.rate_of)
+
+    @cache
+    def user(user_id: int) -> tuple[ZoneInfo, dict[str, Any]]:
+        u = s.users.get(user_id)
+        assert u is not None  # entries always belong to a member
+        return u.tz, {"user_id": u.id, "username": u.fullname, "email": u.email, "toggl_accounts_id": f"uWdx{u.id:08d}"}
+
+    @cache
+    def project(project_id: int | None) -> dict[str, Any]:
+        p, c = _project_client(s, project_id)
+        return {
+            "project_id": project_id,
+            "project_name": p.name if p else None,
+            "project_color": p.color if p else None,
+            "project_hex": p.color if p else None,
+            "client_name": c.name if c else None,
+        }
+
+    @cache
+    def task_name(task_id: int | None) -> str | None:
+        t = s.tasks.get(task_id) if task_id is not None else None
+        return t.name if t else None
+
+    @cache
+    def tag_names(tag_ids: tuple[int, ...]) -> list[str]:
+        return [s.tags[x].name for x in tag_ids if x in s.tags]
+
     rows: list[dict[str, Any]] = []
     for number, e in enumerate(entries, first_row_number):
-        user = users.get(e.user_id)
-        if user is None:
-            u = s.users.get(e.user_id)
-            assert u is not None  # entries always belong to a member
-            user = users[e.user_id] = (
-                u, {"user_id": u.id, "username": u.fullname, "email": u.email, "toggl_accounts_id": f"uWdx{u.id:08d}"}
-            )  # fmt: skip
-        u, user_fields = user
-        project = projects.get(e.project_id)
-        if project is None:
-            p, c, _ = _names(s, e)
-            project = projects[e.project_id] = {
-                "project_id": e.project_id,
-                "project_name": p.name if p else None,
-                "project_color": p.color if p else None,
-                "project_hex": p.color if p else None,
-                "client_name": c.name if c else None,
-            }
-        if e.task_id not in task_names:
-            t = s.tasks.get(e.task_id)
-            task_names[e.task_id] = t.name if t else None
-        tags = tag_names.get(e.tag_ids)
-        if tags is None:
-            tags = tag_names[e.tag_ids] = [s.tags[x].name for x in e.tag_ids if x in s.tags]
-        rate_key = (e.project_id, e.user_id)
-        rate_currency = rates.get(rate_key)
-        if rate_currency is None:
-            rate_currency = rates[rate_key] = s.rate_for(e)
+        tz, user_fields = user(e.user_id)
         stop = e.stop
         seconds = (now if stop is None else stop) - e.start
-        rate, amount, currency = _money(e, seconds, *rate_currency)
+        rate, amount, currency = _money(e, seconds, *rate_of(e.project_id, e.user_id))
         at = e.at_us // 1_000_000
-        tz = u.tz
         rows.append(
             {
                 **user_fields,
-                **project,
+                **project(e.project_id),
                 "task_id": e.task_id,
-                "task_name": task_names[e.task_id],
+                "task_name": task_name(e.task_id),
                 "description": e.description,
                 "billable": e.billable,
-                "tag_ids": list(e.tag_ids),
-                "tag_names": list(tags),
+                "tag_ids": e.tag_ids,
+                "tag_names": tag_names(e.tag_ids),
                 "hourly_rate_in_cents": rate,
                 "billable_amount_in_cents": amount,
                 "currency": currency,
@@ -377,8 +380,8 @@ def report_rows(s: Store, entries: Iterable[Entry], first_row_number: int, in_us
                     {
                         "id": e.id,
                         "seconds": seconds,
-                        "start": zone_time(e.start, tz) if in_user_tz else plus00(e.start),
-                        "stop": None if stop is None else zone_time(stop, tz) if in_user_tz else plus00(stop),
+                        "start": entry_time(e.start, tz),
+                        "stop": None if stop is None else entry_time(stop, tz),
                         "at": plus00(at),
                         "at_tz": zone_time(at, tz),
                     }

@@ -229,11 +229,15 @@ class Store:
         return tag.id
 
     def rate_for(self, e: Entry) -> tuple[int | None, str]:
+        """(hourly rate in cents, currency) of an entry: see :meth:`rate_of`."""
+        return self.rate_of(e.project_id, e.user_id)
+
+    def rate_of(self, project_id: int | None, user_id: int) -> tuple[int | None, str]:
         """(hourly rate in cents, currency): project rate, else workspace-user rate, else the default."""
-        p = self.projects.get(e.project_id) if e.project_id is not None else None
+        p = self.projects.get(project_id) if project_id is not None else None
         if p is not None and p.rate is not None:
             return round(p.rate * 100), p.currency or self.default_currency
-        u = self.users.get(e.user_id)
+        u = self.users.get(user_id)
         if u is not None and u.rate is not None:
             return round(u.rate * 100), self.default_currency
         if self.default_hourly_rate is not None:

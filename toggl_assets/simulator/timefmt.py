@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timezone
+from functools import cache
 from zoneinfo import ZoneInfo
 
 
@@ -42,20 +43,18 @@ class ZoneTimes:
     """
 
     def __init__(self) -> None:
-        self._hours: dict[tuple[ZoneInfo, int], tuple[int, str] | None] = {}
+        self._hour = cache(self._offset_in_hour)
 
     def __call__(self, ts: int, tz: ZoneInfo) -> str:
-        key = (tz, ts // _HOUR)
-        hour = self._hours.get(key, False)
-        if hour is False:
-            hour = self._hours[key] = self._hour(tz, key[1] * _HOUR)
-        if hour is None or not 0 <= ts < _YEAR_10000:
+        hour = self._hour(tz, ts // _HOUR * _HOUR) if 0 <= ts < _YEAR_10000 else None
+        if hour is None:
             return in_zone(ts, tz)
         offset, suffix = hour
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts + offset)) + suffix
 
     @staticmethod
-    def _hour(tz: ZoneInfo, first: int) -> tuple[int, str] | None:
+    def _offset_in_hour(tz: ZoneInfo, first: int) -> tuple[int, str] | None:
+        """(offset seconds, its suffix) throughout the hour starting at ``first``; None if it changes inside."""
         start, end = datetime.fromtimestamp(first, tz), datetime.fromtimestamp(first + _HOUR - 1, tz)
         offset = start.utcoffset()
         if offset is None or offset != end.utcoffset():
