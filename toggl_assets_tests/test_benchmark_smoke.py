@@ -95,7 +95,8 @@ def test_benchmark_smoke_other_sections(tmp_path: Path) -> None:
     assert run["requests"] >= run["requests_minimum"] >= 7
     for key in ("seconds_fetching", "seconds_staging", "seconds_merging", "weekly_step_seconds", "weekly_sql_seconds"):
         assert run[key] is not None and run[key] >= 0, key
-    assert run["weekly_rows"] > 0 and run["weekly_write_floor_seconds"] > 0
+    # 206 rows insert in well under the millisecond the figure is rounded to: measured means present, not > 0
+    assert run["weekly_rows"] > 0 and run["weekly_write_floor_seconds"] >= 0
     assert run["load_rows_per_second"] > 0 and run["plain_copy_rows_per_second"] > 0
     assert 0 < run["load_vs_copy_ratio"] < 10
     assert run["plain_script"]["rows"] >= 900
