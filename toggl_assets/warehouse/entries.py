@@ -42,7 +42,9 @@ from psycopg import pq, sql
 from psycopg.adapt import Dumper
 
 from toggl_assets.records import EntryRecord
+from toggl_assets.warehouse.bulk import bulk_insert_pays, indexes_set_aside
 from toggl_assets.warehouse.db import (
+    local_settings,
     lock_for_load,
     schema_ident,
     validate_schema_name,
@@ -407,17 +409,20 @@ class EntryStaging:
         return bool(row and row[0])
 
     def _write(
-        self, window: str, params: dict[str, Any], refs: dict[str, list[int]], *, held: bool
+        self, window: str, params: dict[str, Any], refs: dict[str, list[int]], *, held: bool, rows: int
     ) -> tuple[dict[date, tuple[int, int]], list[date], dict]:
-        """Update, insert and delete; returns ((inserted, updated) per day, days moved from, deleted per day).
+        """Update, insert and delete the window's ``rows`` rows; returns ((inserted, updated) per day, days moved
+        from, deleted per day).
 
         Where allowed (:func:`may_skip_row_triggers`), the references are checked set-based by
         :func:`lock_references` and the per-row foreign-key triggers are off for these three statements only.
         A window that ``held`` none of the workspace's entries (a first load) has nothing to delete afterwards:
-        entries an update moves into it are staged ones.
+        entries an update moves into it are staged ones; and when its rows outnumber the table's, the table's
+        indexes are set aside for the insert and built again after it (:mod:`toggl_assets.warehouse.bulk`).
         """
         conn = self.conn
         fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
+        bulk = not held and bulk_insert_pays(conn, self.schema, "toggl_entries", rows)
         with row_triggers_off(conn) if fast else nullcontext(False) as off:
             if off:
                 lock_references(conn, self.schema, {c: ids for c, ids in refs.items() if c != "tag_ids"})
@@ -427,7 +432,13 @@ class EntryStaging:
                 updated[day] = updated.get(day, 0) + int(n)
                 if old_day != day:
                     moved_from.add(old_day)
-            inserted = {day: int(n) for day, n in conn.execute(build_insert_sql(self.schema, window), params)}
+            # Without the primary key the new-id test must hash, never loop over the table once per row.
+            with (
+                indexes_set_aside(conn, self.schema, "toggl_entries") if bulk else nullcontext(),
+                local_settings(conn, enable_nestloop="off") if bulk else nullcontext(),
+            ):
+                insert = conn.execute(build_insert_sql(self.schema, window), params)
+                inserted = {day: int(n) for day, n in insert}
             deleted = delete_unstaged(conn, self.schema, self.table, params) if held else {}
         upserted = {d: (inserted.get(d, 0), updated.get(d, 0)) for d in inserted.keys() | updated.keys()}
         return upserted, sorted(moved_from), deleted
@@ -459,7 +470,7 @@ class EntryStaging:
         window, in_window = self._create_window(f"{self.table}_window", params)
         refs, placeholders = self._references(window)
         held = self._holds_entries(params)
-        upserted, moved_from, deleted = self._write(window, params, refs, held=held)
+        upserted, moved_from, deleted = self._write(window, params, refs, held=held, rows=in_window)
         if window != self.table:
             self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
         # A window that held nothing now holds exactly the rows inserted or moved into it: no need to count the
@@ -471,7 +482,7 @@ class EntryStaging:
         )
         # The rollup of a day changes only with its entries: days that gained, changed or lost one.
         changed = {*upserted, *moved_from, *(d for d, n in deleted.items() if n)}
-        refresh_rollup(self.conn, self.schema, workspace_id, sorted(changed), timezone)
+        refresh_rollup(self.conn, self.schema, workspace_id, sorted(changed), timezone, entries=in_window)
         mark_synced_days(self.conn, self.schema, workspace_id, days, synced_at)
         by_day = {
             d: DayStats(rows.get(d, 0), *upserted.get(d, (0, 0)), deleted.get(d, 0)) for d in days

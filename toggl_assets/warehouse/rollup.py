@@ -16,12 +16,14 @@ every second); earnings follow the weekly report's rules (see :mod:`toggl_assets
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import psycopg
 from psycopg import sql
 
+from toggl_assets.warehouse.bulk import bulk_insert_pays, indexes_set_aside
 from toggl_assets.warehouse.db import local_settings, lock_for_load, schema_ident
 
 ROLLUP_COLUMNS = (
@@ -122,12 +124,20 @@ def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bo
         )
 
 
-def rebuild_rollup(conn: psycopg.Connection, schema: str, workspace_id: int, calendar: Calendar) -> None:
-    """Recompute ``workspace_id``'s whole rollup in ``calendar`` and record it (caller holds the load lock)."""
+def rebuild_rollup(
+    conn: psycopg.Connection, schema: str, workspace_id: int, calendar: Calendar, *, entries: int = 0
+) -> None:
+    """Recompute ``workspace_id``'s whole rollup in ``calendar`` and record it (caller holds the load lock).
+
+    ``entries``: at least how many entries the workspace holds (its rollup has at most that many rows). When
+    they outnumber the rollup's other rows, the rollup's index is set aside for the insert and built after it
+    (:mod:`toggl_assets.warehouse.bulk`): a first load's rebuild."""
     s = schema_ident(schema)
     conn.execute(sql.SQL("DELETE FROM {}.toggl_daily_rollup WHERE workspace_id = %s").format(s), (workspace_id,))
     params = {"ws": [workspace_id], "tz": calendar.timezone, "dow": calendar.week_start}
-    _insert(conn, schema, params, all_days=True)
+    bulk = bulk_insert_pays(conn, schema, "toggl_daily_rollup", entries)
+    with indexes_set_aside(conn, schema, "toggl_daily_rollup") if bulk else nullcontext():
+        _insert(conn, schema, params, all_days=True)
     conn.execute(
         sql.SQL(
             "INSERT INTO {}.toggl_rollup_zones (workspace_id, timezone, week_start, rebuilt_at)"
@@ -139,15 +149,21 @@ def rebuild_rollup(conn: psycopg.Connection, schema: str, workspace_id: int, cal
 
 
 def refresh_rollup(
-    conn: psycopg.Connection, schema: str, workspace_id: int, days: Sequence[date], timezone: str
+    conn: psycopg.Connection,
+    schema: str,
+    workspace_id: int,
+    days: Sequence[date],
+    timezone: str,
+    *,
+    entries: int = 0,
 ) -> None:
     """Bring the rollup of ``days`` (local to ``timezone``) up to date with ``toggl_entries``; rebuilds the
-    workspace's whole rollup when it is kept in another zone (its weeks keep their start). Caller holds the load
-    lock."""
+    workspace's whole rollup when it is kept in another zone (its weeks keep their start; ``entries``: see
+    :func:`rebuild_rollup`). Caller holds the load lock."""
     calendar = rollup_calendar(conn, schema, workspace_id)
     if calendar is None or calendar.timezone != timezone:
         week_start = calendar.week_start if calendar else DEFAULT_WEEK_START
-        rebuild_rollup(conn, schema, workspace_id, Calendar(timezone, week_start))
+        rebuild_rollup(conn, schema, workspace_id, Calendar(timezone, week_start), entries=entries)
         return
     if not days:
         return
