@@ -289,6 +289,52 @@ def test_other_windows_untouched(db: psycopg.Connection) -> None:
     assert checks.window_row_count(db, "raw", W0, W1) == 2
 
 
+def _temp_relations(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT relname, relkind FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind IN ('r', 'v')"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("margin", [1, 8], ids=["window holds most of the stage", "window holds a minority"])
+def test_a_window_within_a_larger_stage(db: psycopg.Connection, margin: int) -> None:
+    upsert_projects(db, [project(30, "Apollo")], workspace_id=1)
+    db.commit()
+    inside = [entry(i, W0 + i * timedelta(hours=5), 60, project_id=30) for i in range(1, 21)]
+    # Project 31 is missing: its name comes from the row that carries one, not from the rows of project 30.
+    inside += [
+        entry(40, W0 + DAY, 60, project_id=31),
+        entry(41, W0 + 2 * DAY, 60, project_id=31, project_name="Gemini"),
+    ]
+    before = [entry(100 + i, W0 - (i + 1) * timedelta(hours=3), 60) for i in range(margin * 8)]
+    after = [entry(200 + i, W1 + i * timedelta(hours=2), 60) for i in range(margin * 8)]  # all in the next window
+    stage = EntryStaging(db)
+    stage.add([*before, *inside, *after])
+    stats = stage.merge_window(1, W0, W1, timezone="UTC")
+    # A view over the stage or a copy of the window's rows: either way it is gone after the merge.
+    assert _temp_relations(db) == [(stage.table, "r")]
+    # The same stage serves the next window too.
+    later = stage.merge_window(1, W1, W1 + 7 * DAY, timezone="UTC")
+    assert _temp_relations(db) == [(stage.table, "r")]
+    stage.close()
+    db.commit()
+    assert (stats.fetched, stats.in_window, stats.inserted, stats.placeholders["projects"]) == (
+        len(before) + 22 + len(after),
+        22,
+        22,
+        1,
+    )
+    assert (later.in_window, later.inserted) == (len(after), len(after))
+    assert checks.window_row_count(db, "raw", W0, W1) == 22
+    assert db.execute("SELECT name, is_placeholder FROM raw.toggl_projects WHERE id = 31").fetchone() == (
+        "Gemini",
+        True,
+    )
+    assert db.execute("SELECT name, is_placeholder FROM raw.toggl_projects WHERE id = 30").fetchone() == (
+        "Apollo",
+        False,
+    )
+
+
 def test_last_staged_wins_and_running_entries(db: psycopg.Connection) -> None:
     stage = EntryStaging(db)
     stage.add([entry(1, W0, 60, description="old"), entry(2, W0 + DAY, None)])

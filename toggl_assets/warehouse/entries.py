@@ -324,6 +324,7 @@ class EntryStaging:
             ).format(sql.Identifier(self.table), columns)
         )
         self.staged = 0
+        self.windows = 0  # windows merged: each gets its own name
 
     def __enter__(self) -> EntryStaging:
         return self
@@ -349,10 +350,12 @@ class EntryStaging:
         self.staged += count
         return count
 
-    def _create_window(self, window: str, params: dict[str, Any]) -> tuple[str, int]:
-        """The table of the workspace's staged rows in the window, the last staged version of each id only, and
-        how many rows it holds: the stage itself when it holds exactly those rows (a first load, one window),
-        else a new table named ``window``.
+    def _create_window(self, window: str, params: dict[str, Any]) -> tuple[str, int, sql.Composable | None]:
+        """The relation of the workspace's staged rows in the window, the last staged version of each id only, how
+        many rows it holds, and the statement that drops it after the merge (None: keep it): the stage itself when
+        it holds exactly those rows (a first load, one window); a view over the stage named ``window`` when no id
+        is staged twice and the window holds most of the stage (the days of margin around a backfill: no copy of
+        a year's rows); else a new table named ``window``.
 
         A version superseded by one staged later with a start outside the window is skipped too. Duplicates are
         rare (a page staged twice, the running entry): one aggregate over the workspace's staged ids tells, and
@@ -361,17 +364,27 @@ class EntryStaging:
         """
         stage = sql.Identifier(self.table)
         columns = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c, _, _ in STAGE_COLUMNS)
-        in_window = sql.SQL("s.workspace_id = %(ws)s AND s.start >= %(start)s AND s.start < %(end)s")
+        in_window = sql.SQL("s.workspace_id = {ws} AND s.start >= {start} AND s.start < {end}")
+        by_parameter = in_window.format(ws=sql.SQL("%(ws)s"), start=sql.SQL("%(start)s"), end=sql.SQL("%(end)s"))
         row = self.conn.execute(
             sql.SQL(
                 """SELECT EXISTS (SELECT 1 FROM {stage} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1),
                           (SELECT count(*) FROM {stage}), (SELECT count(*) FROM {stage} s WHERE {in_window})"""
-            ).format(stage=stage, in_window=in_window),
+            ).format(stage=stage, in_window=by_parameter),
             params,
         ).fetchone()
         duplicated, staged, wanted = row if row else (False, 0, 0)
         if not duplicated and staged == wanted:
-            return self.table, int(wanted)
+            return self.table, int(wanted), None
+        if not duplicated and 2 * wanted >= staged:
+            # A view cannot take parameters: the window's bounds are written into it as literals.
+            literal = in_window.format(**{k: sql.Literal(params[k]) for k in ("ws", "start", "end")})
+            self.conn.execute(
+                sql.SQL("CREATE TEMP VIEW {w} AS SELECT {cols} FROM {stage} s WHERE {in_window}").format(
+                    w=sql.Identifier(window), stage=stage, cols=columns, in_window=literal
+                )
+            )
+            return window, int(wanted), sql.SQL("DROP VIEW {}").format(sql.Identifier(window))
         source = (
             sql.SQL(
                 "(SELECT DISTINCT ON (s.id) s.* FROM {stage} s WHERE s.workspace_id = %(ws)s ORDER BY s.id, s.seq DESC)"
@@ -381,11 +394,11 @@ class EntryStaging:
         ).format(stage=stage)
         cur = self.conn.execute(
             sql.SQL("CREATE TEMP TABLE {w} AS SELECT {cols} FROM {source} s WHERE {in_window}").format(
-                w=sql.Identifier(window), source=source, cols=columns, in_window=in_window
+                w=sql.Identifier(window), source=source, cols=columns, in_window=by_parameter
             ),
             params,
         )
-        return window, max(cur.rowcount, 0)
+        return window, max(cur.rowcount, 0), sql.SQL("DROP TABLE {}").format(sql.Identifier(window))
 
     def _references(self, window: str) -> tuple[dict[str, list[int]], dict[str, int]]:
         """The window's references (see :func:`referenced_ids`) and the placeholder rows created for the missing."""
@@ -393,8 +406,8 @@ class EntryStaging:
         refs = referenced_ids(conn, window, tags=True)
         wanted = {c: ids for c, ids in refs.items() if c != "workspace_id"}
         missing = missing_references(conn, self.schema, wanted)
-        kinds = [kind for column, kind in _PLACEHOLDER_KINDS.items() if missing.get(column)]
-        placeholders = placeholders_from_table(conn, self.schema, window, kinds)
+        by_kind = {kind: missing.get(column, []) for column, kind in _PLACEHOLDER_KINDS.items()}
+        placeholders = placeholders_from_table(conn, self.schema, window, by_kind)
         return refs, placeholders
 
     def _holds_entries(self, params: dict[str, Any]) -> bool:
@@ -466,13 +479,13 @@ class EntryStaging:
         lock_for_load(self.conn)
         ensure_workspace(self.conn, self.schema, workspace_id)
         params = {"ws": workspace_id, "start": window_start, "end": window_end, "tz": timezone, "synced_at": synced_at}
-        self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(f"{self.table}_window")))
-        window, in_window = self._create_window(f"{self.table}_window", params)
+        self.windows += 1
+        window, in_window, drop_window = self._create_window(f"{self.table}_window{self.windows}", params)
         refs, placeholders = self._references(window)
         held = self._holds_entries(params)
         upserted, moved_from, deleted = self._write(window, params, refs, held=held, rows=in_window)
-        if window != self.table:
-            self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(window)))
+        if drop_window is not None:
+            self.conn.execute(drop_window)
         # A window that held nothing now holds exactly the rows inserted or moved into it: no need to count the
         # rows just written again.
         rows = (
@@ -502,6 +515,7 @@ class EntryStaging:
         )
 
     def close(self) -> None:
-        """Drop the temporary table (harmless if a rollback already dropped it)."""
+        """Drop the temporary table (harmless if a rollback already dropped it) and a window view a failed merge
+        may have left on it."""
         if not self.conn.closed:
-            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.table)))
+            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(self.table)))

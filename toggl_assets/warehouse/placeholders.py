@@ -9,7 +9,7 @@ clears the flag; a metadata prune deletes it once nothing references it. Placeho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 
 import psycopg
 from psycopg import sql
@@ -85,32 +85,39 @@ def placeholders_for_ids(conn: psycopg.Connection, schema: str, kind: str, ids: 
 
 
 def placeholders_from_table(
-    conn: psycopg.Connection, schema: str, table: str, kinds: Iterable[str] | None = None
+    conn: psycopg.Connection, schema: str, table: str, missing: Mapping[str, Sequence[int]] | None = None
 ) -> dict[str, int]:
-    """Placeholders for every reference of the entries in temporary table ``table`` (one workspace's window);
+    """Placeholders for the references of the entries in temporary table ``table`` (one workspace's window);
     returns the rows created per kind (0 for a kind not looked at). Kinds are processed in foreign-key order (a
-    task's project first); ``kinds`` limits the work to those (the caller knows the others lack nothing)."""
+    task's project first). ``missing`` (kind -> ids the metadata tables lack) limits the work to those ids: the
+    names are then picked from the rows that reference them only, not sorted out of every row of the window."""
     t = sql.Identifier(table)
     sources = {
-        "users": sql.SQL("SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {}"),
-        "projects": sql.SQL(
-            "SELECT project_id AS id, workspace_id, project_name AS name, NULL::bigint AS client_id FROM {}"
-        ),
-        "tasks": sql.SQL("SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {}"),
+        "users": "SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {t} WHERE {only}",
+        "projects": "SELECT project_id AS id, workspace_id, project_name AS name, NULL::bigint AS client_id"
+        " FROM {t} WHERE {only}",
+        "tasks": "SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {t} WHERE {only}",
         # Names pair with ids by position only when both arrays have the same length. Entries share few distinct
         # tag lists: de-duplicating them before unnest saves expanding every entry's array.
-        "tags": sql.SQL(
-            "SELECT g.id, e.workspace_id, g.name FROM (SELECT DISTINCT workspace_id, tag_ids,"
-            " CASE WHEN cardinality(tags) = cardinality(tag_ids) THEN tags END AS tags"
-            " FROM {} WHERE cardinality(tag_ids) > 0) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
-        ),
+        "tags": "SELECT g.id, e.workspace_id, g.name FROM (SELECT DISTINCT workspace_id, tag_ids,"
+        " CASE WHEN cardinality(tags) = cardinality(tag_ids) THEN tags END AS tags"
+        " FROM {t} WHERE cardinality(tag_ids) > 0 AND {only}) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
+        " WHERE {only_tag}",
     }
-    wanted = set(sources) if kinds is None else set(kinds)
+    columns = {"users": "user_id", "projects": "project_id", "tasks": "task_id", "tags": "tag_ids"}
     created: dict[str, int] = {}
     for kind, source in sources.items():
-        if kind not in wanted:
+        ids = None if missing is None else list(missing.get(kind) or ())
+        if ids == []:
             created[kind] = 0
             continue
-        row = conn.execute(build_placeholder_sql(schema, kind, source.format(t))).fetchone()
+        if ids is None:
+            only = only_tag = sql.SQL("true")
+        else:
+            test = "{} && %(ids)s::bigint[]" if kind == "tags" else "{} = ANY(%(ids)s::bigint[])"
+            only = sql.SQL(test).format(sql.Identifier(columns[kind]))
+            only_tag = sql.SQL("g.id = ANY(%(ids)s::bigint[])")
+        query = build_placeholder_sql(schema, kind, sql.SQL(source).format(t=t, only=only, only_tag=only_tag))
+        row = conn.execute(query, {"ids": ids} if ids is not None else None).fetchone()
         created[kind] = int(row[0]) if row else 0
     return created
