@@ -369,7 +369,8 @@ class EntryStaging:
         row = self.conn.execute(
             sql.SQL(
                 """SELECT EXISTS (SELECT 1 FROM {stage} WHERE workspace_id = %(ws)s GROUP BY id HAVING count(*) > 1),
-                          (SELECT count(*) FROM {stage}), (SELECT count(*) FROM {stage} s WHERE {in_window})"""
+                          c.staged, c.wanted
+                   FROM (SELECT count(*) AS staged, count(*) FILTER (WHERE {in_window}) AS wanted FROM {stage} s) c"""
             ).format(stage=stage, in_window=by_parameter),
             params,
         ).fetchone()
