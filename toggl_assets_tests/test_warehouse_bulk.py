@@ -170,6 +170,16 @@ def test_an_error_in_the_block_leaves_the_rollback_to_restore_the_indexes(db: ps
     assert _indexes(db, "toggl_entries") == before
 
 
+def test_a_python_error_in_the_block_builds_the_indexes_before_it_goes_on(db: psycopg.Connection) -> None:
+    before = _indexes(db, "toggl_entries")
+    with pytest.raises(LookupError), indexes_set_aside(db, "raw", "toggl_entries") as aside:
+        assert aside
+        raise LookupError("a bug between two statements")
+    db.commit()  # a caller that commits anyway commits a table with all its indexes
+    after = _indexes(db, "toggl_entries")
+    assert _definitions(after) == _definitions(before) and not _oids(after) & _oids(before)
+
+
 def test_a_bulk_insert_pays_only_when_it_outnumbers_the_table(db: psycopg.Connection) -> None:
     assert not bulk_insert_pays(db, "raw", "toggl_entries", MIN_BULK_ROWS - 1)
     assert bulk_insert_pays(db, "raw", "toggl_entries", MIN_BULK_ROWS)

@@ -9,6 +9,7 @@ It knows nothing about HTTP, Toggl's JSON, Dagster or the application's settings
 * :mod:`.placeholders` placeholder rows that keep foreign keys whole;
 * :mod:`.entries` staging time entries and merging one workspace's window, with per-day figures;
 * :mod:`.rollup` the per-day rollup the merges keep current and the weekly summary reads;
+* :mod:`.bulk` large first loads: a table's indexes set aside for the insert and built again after it;
 * :mod:`.history` synced days, daily totals, entry days and the reconciliation watermark;
 * :mod:`.weekly` the weekly summary view and Toggl's weekly report as data;
 * :mod:`.checks` data checks; :mod:`.values` value conversions.

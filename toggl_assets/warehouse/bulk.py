@@ -22,7 +22,7 @@ Transactional DDL does the rest: an error rolls the caller's transaction back an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from psycopg import errors, sql
@@ -100,18 +100,30 @@ def indexes_set_aside(conn: psycopg.Connection, schema: str, table: str) -> Iter
     """Drop the table's indexes for the block and build them again after it, in the caller's transaction; yields
     whether they were set aside (False: the block runs with the indexes in place, see the module docstring).
 
-    When the block raises, nothing is rebuilt: the caller's transaction must roll back (it restores them)."""
+    A commit never sees them missing: after an SQL error the transaction can only roll back (which restores
+    them), and after a Python error they are built again before the error goes on (or, if that fails too, the
+    transaction is left aborted)."""
     require_transaction(conn)
     plan = index_rebuild_plan(conn, schema, table)
-    if plan is not None and _lock_now(conn, schema, table):
-        drops, builds = plan
-        for statement in drops:
-            conn.execute(statement)
-        yield True
-        for statement in builds:
-            conn.execute(statement)
-    else:
+    if plan is None or not _lock_now(conn, schema, table):
         yield False
+        return
+    drops, builds = plan
+    for statement in drops:
+        conn.execute(statement)
+    try:
+        yield True
+    except BaseException:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            with suppress(psycopg.Error):
+                _run(conn, builds)
+        raise
+    _run(conn, builds)
+
+
+def _run(conn: psycopg.Connection, statements: list[sql.Composable]) -> None:
+    for statement in statements:
+        conn.execute(statement)
 
 
 def _lock_now(conn: psycopg.Connection, schema: str, table: str) -> bool:
