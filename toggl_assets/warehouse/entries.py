@@ -329,7 +329,7 @@ class EntryStaging:
         )
         self.staged = 0
         self._ids: dict[int, array[int]] = {}  # the ids staged per workspace, to find an id staged twice
-        self.windows = 0  # windows merged: each gets its own name
+        self._windows = 0  # windows merged: each gets its own name
 
     def __enter__(self) -> EntryStaging:
         return self
@@ -498,8 +498,8 @@ class EntryStaging:
         lock_for_load(self.conn)
         ensure_workspace(self.conn, self.schema, workspace_id)
         params = {"ws": workspace_id, "start": window_start, "end": window_end, "tz": timezone, "synced_at": synced_at}
-        self.windows += 1
-        window, in_window, drop_window = self._create_window(f"{self.table}_window{self.windows}", params)
+        self._windows += 1
+        window, in_window, drop_window = self._create_window(f"{self.table}_window{self._windows}", params)
         refs, placeholders = self._references(window)
         held = self._holds_entries(params)
         upserted, moved_from, deleted = self._write(window, params, refs, held=held, rows=in_window)
