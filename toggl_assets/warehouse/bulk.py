@@ -96,14 +96,18 @@ def bulk_insert_pays(conn: psycopg.Connection, schema: str, table: str, rows: in
 
 
 @contextmanager
-def indexes_set_aside(conn: psycopg.Connection, schema: str, table: str) -> Iterator[bool]:
+def indexes_set_aside(conn: psycopg.Connection, schema: str, table: str, *, rows: int | None = None) -> Iterator[bool]:
     """Drop the table's indexes for the block and build them again after it, in the caller's transaction; yields
     whether they were set aside (False: the block runs with the indexes in place, see the module docstring).
+    With ``rows`` (how many the block inserts), only when :func:`bulk_insert_pays`.
 
     A commit never sees them missing: after an SQL error the transaction can only roll back (which restores
     them), and after a Python error they are built again before the error goes on (or, if that fails too, the
     transaction is left aborted)."""
     require_transaction(conn)
+    if rows is not None and not bulk_insert_pays(conn, schema, table, rows):
+        yield False
+        return
     plan = index_rebuild_plan(conn, schema, table)
     if plan is None or not _lock_now(conn, schema, table):
         yield False

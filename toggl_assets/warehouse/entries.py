@@ -46,7 +46,7 @@ from psycopg import pq, sql
 from psycopg.adapt import Dumper
 
 from toggl_assets.records import EntryRecord
-from toggl_assets.warehouse.bulk import bulk_insert_pays, indexes_set_aside
+from toggl_assets.warehouse.bulk import indexes_set_aside
 from toggl_assets.warehouse.db import (
     local_settings,
     lock_for_load,
@@ -121,8 +121,6 @@ STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 # Columns copied from the window into toggl_entries (and compared to detect changes).
 ENTRY_COLUMNS: tuple[str, ...] = tuple(c for c, _, _ in STAGE_COLUMNS[:16])
-# Referencing column of the window -> placeholder kind (in the order placeholders are made).
-_PLACEHOLDER_KINDS = {"user_id": "users", "project_id": "projects", "task_id": "tasks", "tag_ids": "tags"}
 
 
 # EntryRecord's fields are the staged columns, in order: a record becomes its staged row by msgspec's astuple.
@@ -425,8 +423,7 @@ class EntryStaging:
         refs = referenced_ids(conn, window, tags=True)
         wanted = {c: ids for c, ids in refs.items() if c != "workspace_id"}
         missing = missing_references(conn, self.schema, wanted)
-        by_kind = {kind: missing.get(column, []) for column, kind in _PLACEHOLDER_KINDS.items()}
-        placeholders = placeholders_from_table(conn, self.schema, window, by_kind)
+        placeholders = placeholders_from_table(conn, self.schema, window, missing)
         return refs, placeholders
 
     def _holds_entries(self, params: dict[str, Any]) -> bool:
@@ -454,7 +451,6 @@ class EntryStaging:
         """
         conn = self.conn
         fast = self.set_based_references and may_skip_row_triggers(conn, self.schema)
-        bulk = not held and bulk_insert_pays(conn, self.schema, "toggl_entries", rows)
         with row_triggers_off(conn) if fast else nullcontext(False) as off:
             if off:
                 lock_references(conn, self.schema, {c: ids for c, ids in refs.items() if c != "tag_ids"})
@@ -466,8 +462,8 @@ class EntryStaging:
                     moved_from.add(old_day)
             # Without the primary key the new-id test must hash, never loop over the table once per row.
             with (
-                indexes_set_aside(conn, self.schema, "toggl_entries") if bulk else nullcontext(),
-                local_settings(conn, enable_nestloop="off") if bulk else nullcontext(),
+                indexes_set_aside(conn, self.schema, "toggl_entries", rows=0 if held else rows) as aside,
+                local_settings(conn, enable_nestloop="off") if aside else nullcontext(),
             ):
                 insert = conn.execute(build_insert_sql(self.schema, window), params)
                 inserted = {day: int(n) for day, n in insert}

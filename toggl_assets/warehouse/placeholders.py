@@ -85,39 +85,34 @@ def placeholders_for_ids(conn: psycopg.Connection, schema: str, kind: str, ids: 
 
 
 def placeholders_from_table(
-    conn: psycopg.Connection, schema: str, table: str, missing: Mapping[str, Sequence[int]] | None = None
+    conn: psycopg.Connection, schema: str, table: str, missing: Mapping[str, Sequence[int]]
 ) -> dict[str, int]:
-    """Placeholders for the references of the entries in temporary table ``table`` (one workspace's window);
-    returns the rows created per kind (0 for a kind not looked at). Kinds are processed in foreign-key order (a
-    task's project first). ``missing`` (kind -> ids the metadata tables lack) limits the work to those ids: the
-    names are then picked from the rows that reference them only, not sorted out of every row of the window."""
+    """Placeholders for the ids ``missing`` (referencing column of the entries -> ids the metadata tables lack)
+    that the entries in temporary table ``table`` (one workspace's window) reference; returns the rows created per
+    kind. Kinds are processed in foreign-key order (a task's project first); each name is picked from the rows that
+    reference the id, not sorted out of every row of the window."""
     t = sql.Identifier(table)
+    # kind -> (referencing column, SELECT of its rows that reference %(ids)s)
     sources = {
-        "users": "SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {t} WHERE {only}",
-        "projects": "SELECT project_id AS id, workspace_id, project_name AS name, NULL::bigint AS client_id"
-        " FROM {t} WHERE {only}",
-        "tasks": "SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {t} WHERE {only}",
+        "users": ("user_id", "SELECT user_id AS id, workspace_id, user_name AS name, user_email AS email FROM {t}"
+                  " WHERE user_id = ANY(%(ids)s::bigint[])"),
+        "projects": ("project_id", "SELECT project_id AS id, workspace_id, project_name AS name,"
+                     " NULL::bigint AS client_id FROM {t} WHERE project_id = ANY(%(ids)s::bigint[])"),
+        "tasks": ("task_id", "SELECT task_id AS id, workspace_id, task_name AS name, project_id FROM {t}"
+                  " WHERE task_id = ANY(%(ids)s::bigint[])"),
         # Names pair with ids by position only when both arrays have the same length. Entries share few distinct
         # tag lists: de-duplicating them before unnest saves expanding every entry's array.
-        "tags": "SELECT g.id, e.workspace_id, g.name FROM (SELECT DISTINCT workspace_id, tag_ids,"
-        " CASE WHEN cardinality(tags) = cardinality(tag_ids) THEN tags END AS tags"
-        " FROM {t} WHERE cardinality(tag_ids) > 0 AND {only}) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
-        " WHERE {only_tag}",
-    }
-    columns = {"users": "user_id", "projects": "project_id", "tasks": "task_id", "tags": "tag_ids"}
+        "tags": ("tag_ids", "SELECT g.id, e.workspace_id, g.name FROM (SELECT DISTINCT workspace_id, tag_ids,"
+                 " CASE WHEN cardinality(tags) = cardinality(tag_ids) THEN tags END AS tags"
+                 " FROM {t} WHERE tag_ids && %(ids)s::bigint[]) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
+                 " WHERE g.id = ANY(%(ids)s::bigint[])"),
+    }  # fmt: skip
     created: dict[str, int] = {}
-    for kind, source in sources.items():
-        ids = None if missing is None else list(missing.get(kind) or ())
-        if ids == []:
-            created[kind] = 0
-            continue
-        if ids is None:
-            only = only_tag = sql.SQL("true")
-        else:
-            test = "{} && %(ids)s::bigint[]" if kind == "tags" else "{} = ANY(%(ids)s::bigint[])"
-            only = sql.SQL(test).format(sql.Identifier(columns[kind]))
-            only_tag = sql.SQL("g.id = ANY(%(ids)s::bigint[])")
-        query = build_placeholder_sql(schema, kind, sql.SQL(source).format(t=t, only=only, only_tag=only_tag))
-        row = conn.execute(query, {"ids": ids} if ids is not None else None).fetchone()
+    for kind, (column, source) in sources.items():
+        ids = list(missing.get(column) or ())
+        row = None
+        if ids:
+            query = build_placeholder_sql(schema, kind, sql.SQL(source).format(t=t))
+            row = conn.execute(query, {"ids": ids}).fetchone()
         created[kind] = int(row[0]) if row else 0
     return created

@@ -16,14 +16,13 @@ every second); earnings follow the weekly report's rules (see :mod:`toggl_assets
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import psycopg
 from psycopg import sql
 
-from toggl_assets.warehouse.bulk import bulk_insert_pays, indexes_set_aside
+from toggl_assets.warehouse.bulk import indexes_set_aside
 from toggl_assets.warehouse.db import local_settings, lock_for_load, schema_ident
 
 ROLLUP_COLUMNS = (
@@ -135,8 +134,7 @@ def rebuild_rollup(
     s = schema_ident(schema)
     conn.execute(sql.SQL("DELETE FROM {}.toggl_daily_rollup WHERE workspace_id = %s").format(s), (workspace_id,))
     params = {"ws": [workspace_id], "tz": calendar.timezone, "dow": calendar.week_start}
-    bulk = bulk_insert_pays(conn, schema, "toggl_daily_rollup", entries)
-    with indexes_set_aside(conn, schema, "toggl_daily_rollup") if bulk else nullcontext():
+    with indexes_set_aside(conn, schema, "toggl_daily_rollup", rows=entries):
         _insert(conn, schema, params, all_days=True)
     conn.execute(
         sql.SQL(
