@@ -539,3 +539,15 @@ def test_report_times_per_hour_offset_match_the_zones_own_formatting(zone: str) 
     for near in transitions:
         stamps.extend(range(near - 3_600, near + 4_000))
     assert [fast(ts, tz) for ts in stamps] == [in_zone(ts, tz) for ts in stamps]
+
+
+def test_utc_times_match_the_standard_formatting() -> None:
+    """``plus00`` (strftime once per hour) writes what datetime writes, every 7 min 13 s over two years, every
+    second of an hour, before 1970 and beyond year 9999."""
+    from toggl_assets.simulator.timefmt import plus00
+
+    first = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
+    stamps = [*range(first, first + 2 * 366 * 86_400, 433), *range(first, first + 3_601), -1, -86_399, 0]
+    expected = [datetime.fromtimestamp(ts, UTC).isoformat() for ts in stamps]
+    assert [plus00(ts) for ts in stamps] == expected
+    assert plus00(253_402_300_800) == "10000-01-01T00:00:00+00:00"
