@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from toggl_assets.sync.heap import older_objects_frozen
 from toggl_assets.sync.prefetch import prefetched
 from toggl_assets.toggl import TogglClient
 from toggl_assets.warehouse.entries import EntryLoadStats, EntryStaging
@@ -76,7 +77,8 @@ def sync_windows(
     log = log or logging.getLogger(__name__)
     stage = EntryStaging(conn, schema=schema)
     try:
-        fetched = {wid: _stage_workspace(client, stage, wid, window, log) for wid in workspace_ids}
+        with older_objects_frozen():
+            fetched = {wid: _stage_workspace(client, stage, wid, window, log) for wid in workspace_ids}
         _stage_running_entry(client, stage, workspace_ids, window, now)
         merge_started = time.perf_counter()
         merged: dict[int, tuple[EntryLoadStats, float]] = {}
