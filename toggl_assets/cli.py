@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -64,7 +65,6 @@ def prepare_instance(settings: Settings) -> None:
             raise CliError(f"dagster.yaml not found at {source}; set DAGSTER_HOME to a folder that has one")
         shutil.copyfile(source, dagster_home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(dagster_home)
-    _release_dead_runs(settings)
 
 
 def run_registry(settings: Settings) -> RunRegistry:
@@ -72,14 +72,16 @@ def run_registry(settings: Settings) -> RunRegistry:
     return RunRegistry(settings.home / "cli_runs")
 
 
-def _release_dead_runs(settings: Settings) -> None:
+def release_runs_of_dead_processes(settings: Settings, instance: Any = None) -> None:
+    """Mark failed the runs of toggl-assets processes that died mid-run (see run_recovery), through ``instance``
+    or, without one, an instance of its own. Housekeeping: a failure is a warning, never the command's."""
     import dagster as dg
 
     from toggl_assets.run_recovery import release_dead_runs
 
     try:
-        with dg.DagsterInstance.get() as instance:
-            released = release_dead_runs(instance, run_registry(settings))
+        with nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as current:
+            released = release_dead_runs(current, run_registry(settings))
     except Exception as error:  # never block a command on this housekeeping; the run will say what is wrong
         print(
             f"warning: could not check for runs of dead toggl-assets processes: {type(error).__name__}",
@@ -206,6 +208,7 @@ def run_sync(settings: Settings, start: date | None, end: date | None, *, log_le
     summary = SyncSummary()
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
+        release_runs_of_dead_processes(settings, instance)  # one instance per command: each costs 0.5 s and more
         if start is not None and end is not None:
             job, tags = SYNC_JOB, {RANGE_START: start.isoformat(), RANGE_END: end.isoformat()}
         else:
@@ -336,6 +339,7 @@ def _dagster_dev(host: str, port: int) -> int:
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     prepare_instance(settings)
+    release_runs_of_dead_processes(settings)
     if not os.environ.get("TOGGL_API_TOKEN", "").strip():
         print("note: TOGGL_API_TOKEN is not set; the UI works, but runs that call Toggl will fail", flush=True)
     return _dagster_dev(args.host, args.port)
