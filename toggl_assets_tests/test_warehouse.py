@@ -416,6 +416,31 @@ def test_text_is_stored_faithfully_except_nul(db: psycopg.Connection) -> None:
     assert load_entries(db, records, W0, W1).unchanged == 5  # cleaning is stable: re-merge changes nothing
 
 
+TEXT_FIELDS = ("description", "currency", "project_name", "client_name", "task_name", "user_name", "user_email")
+
+
+@pytest.mark.parametrize("autocommit", [True, False])
+def test_a_page_with_a_nul_byte_is_staged_once_and_cleaned(warehouse_url: str, autocommit: bool) -> None:
+    """The server refuses the page's COPY for the NUL byte of one row; the page is staged again cleaned, every row
+    once, in a sync's autocommit connection and inside a caller's transaction alike (which stays usable)."""
+    with psycopg.connect(warehouse_url, autocommit=autocommit) as conn:
+        stage = EntryStaging(conn)
+        for n, name in enumerate(TEXT_FIELDS):
+            page = [entry(10 * n + i, W0 + i * DAY, 60, **({name: "a\x00b"} if i == 1 else {})) for i in range(3)]
+            assert stage.add(page) == 3
+        columns = sql.SQL(", ").join(map(sql.Identifier, TEXT_FIELDS))
+        rows = conn.execute(
+            sql.SQL("SELECT id, {} FROM {} ORDER BY id").format(columns, sql.Identifier(stage.table))
+        ).fetchall()
+        assert [row[0] for row in rows] == [10 * n + i for n in range(len(TEXT_FIELDS)) for i in range(3)]
+        cleaned = {
+            (row[0], name) for row in rows for name, value in zip(TEXT_FIELDS, row[1:], strict=True) if value == "ab"
+        }
+        assert cleaned == {(10 * n + 1, name) for n, name in enumerate(TEXT_FIELDS)}
+        assert stage.staged == 3 * len(TEXT_FIELDS)
+        stage.close()
+
+
 def test_merge_refuses_autocommit(warehouse_url: str, db: psycopg.Connection) -> None:
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         stage = EntryStaging(conn)
