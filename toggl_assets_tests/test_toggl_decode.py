@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from toggl_assets.records import EntryRecord
 from toggl_assets.toggl import decode
 from toggl_assets.toggl.client import report_spans
 from toggl_assets.toggl.errors import TogglResponseError
@@ -185,6 +186,18 @@ def _row(**over: object) -> dict:
     }  # fmt: skip
     row.update(over)
     return row
+
+
+def test_report_row_maps_every_field_to_its_own() -> None:
+    """Every field of the record from its own part of the row (all values distinct: a mix-up cannot pass)."""
+    (e,) = parse_report_rows([_row(task_id=7, task_name="T", workspace_id=11, description="d")], REPORT_EP, 9)
+    assert e == EntryRecord(
+        id=41, workspace_id=11, project_id=3, task_id=7, user_id=5, description="d",
+        start=datetime(2024, 7, 30, 8, 13, 46, tzinfo=UTC), end=datetime(2024, 7, 30, 8, 43, 46, tzinfo=UTC),
+        duration_ms=1_800_000, is_billable=True, billable_amount=Decimal("25.25"), currency="USD", tags=("a", "b"),
+        tag_ids=(1, 2), updated_at=datetime(2024, 7, 30, 8, 44, tzinfo=UTC), hourly_rate=Decimal("50.50"),
+        project_name="P", client_name="C", task_name="T", user_name="Ann", user_email="a@x",
+    )  # fmt: skip
 
 
 def test_report_row_to_entry() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -440,45 +440,33 @@ def _split_amount(total: Decimal | None, seconds: list[int | None], index: int) 
 def _row_entries(row: _ReportRow, workspace_id: int, out: list[EntryRecord]) -> None:
     """Append one record per element of the row's ``time_entries`` (usually one; several when grouped)."""
     items = row.time_entries or ()
-    amount = _cents(row.billable_amount_in_cents)
+    cents = row.billable_amount_in_cents
+    amount = None if cents is None else cents / _CENT
     if len(items) == 1:
-        shares = [amount]
+        shares: Sequence[Decimal | None] = (amount,)
     else:
         seconds = [e.seconds for e in items]
         shares = [_split_amount(amount, seconds, j) for j in range(len(items))]
-    tags = tuple(row.tag_names) if row.tag_names else ()
-    tag_ids = tuple(row.tag_ids) if row.tag_ids else ()
-    rate = _cents(row.hourly_rate_in_cents)
-    user_name = _first(row.username, row.user_name)
-    user_email = _first(row.email, row.user_email)
+    tag_names, tag_ids = row.tag_names, row.tag_ids
+    tags = tuple(tag_names) if tag_names else ()
+    tag_id_tuple = tuple(tag_ids) if tag_ids else ()
+    rate_cents = row.hourly_rate_in_cents
+    rate = None if rate_cents is None else rate_cents / _CENT
+    user_name = row.username if row.username is not None else row.user_name
+    user_email = row.email if row.email is not None else row.user_email
+    wid = row.workspace_id or workspace_id
     for e, share in zip(items, shares, strict=True):
         stop = _utc(e.stop)
+        # A running entry (no stop) has no duration yet, whatever ``seconds`` says.
+        duration_ms = None if stop is None or e.seconds is None else e.seconds * 1000
+        # Positional, in EntryRecord's field order: a third cheaper than keywords, and this runs per entry.
         out.append(
             EntryRecord(
-                id=e.id,
-                workspace_id=row.workspace_id or workspace_id,
-                project_id=row.project_id,
-                task_id=row.task_id,
-                user_id=row.user_id,
-                description=row.description,
-                start=_utc(e.start),  # type: ignore[arg-type]
-                end=stop,
-                # A running entry (no stop) has no duration yet, whatever ``seconds`` says.
-                duration_ms=None if stop is None or e.seconds is None else e.seconds * 1000,
-                is_billable=row.billable,
-                billable_amount=share,
-                currency=row.currency,
-                tags=tags,
-                tag_ids=tag_ids,
-                updated_at=_utc(e.at),
-                hourly_rate=rate,
-                project_name=row.project_name,
-                client_name=row.client_name,
-                task_name=row.task_name,
-                user_name=user_name,
-                user_email=user_email,
+                e.id, wid, row.project_id, row.task_id, row.user_id, row.description,
+                _utc(e.start), stop, duration_ms, row.billable, share, row.currency, tags, tag_id_tuple,  # type: ignore[arg-type]
+                _utc(e.at), rate, row.project_name, row.client_name, row.task_name, user_name, user_email,
             )
-        )
+        )  # fmt: skip
 
 
 def decode_report_rows(content: bytes, endpoint: str) -> list[_ReportRow]:
