@@ -192,6 +192,16 @@ def test_exact_request_counts_with_workspace_id(sim: Simulator) -> None:
         assert client.stats.page_size_used == 1000 == client.page_size
 
 
+def test_one_connection_serves_every_request_of_a_session(sim: Simulator) -> None:
+    """Bodies are read to their end in one call and the connection goes back to the pool: a session's metadata
+    lists and report pages (the next one asked from another thread) all travel over one kept-alive connection."""
+    with _client(sim, page_size=500) as client:
+        sim.reset_stats()
+        _everything(client, sim.workspace_id)
+        assert sim.stats()["by_endpoint"][REPORT] == 4
+        assert sim.stats()["connections"] == 1
+
+
 def _report_requests_reach(sim: Simulator, count: int, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while sim.stats()["by_endpoint"].get(REPORT, 0) < count and time.monotonic() < deadline:

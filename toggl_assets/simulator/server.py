@@ -55,6 +55,7 @@ class App:
         self.stats_lock = threading.Lock()
         self.total = 0
         self.by_endpoint: dict[str, int] = {}
+        self.connections = 0  # TCP connections accepted: a client that keeps its connections alive opens few
 
     # ------------------------------------------------------------------ runtime controls
     def set_quota(self, plan: str | None, window_seconds: float | None = None) -> None:
@@ -79,13 +80,14 @@ class App:
             return {
                 "total": self.total,
                 "by_endpoint": dict(self.by_endpoint),
+                "connections": self.connections,
                 "faults_injected": self.faults.injected,
                 "quota": {"plan": q.plan, **quota},
             }
 
     def reset_stats(self) -> None:
         with self.stats_lock:
-            self.total, self.by_endpoint = 0, {}
+            self.total, self.by_endpoint, self.connections = 0, {}, 0
         with self.faults.lock:
             self.faults.injected = 0
 
@@ -215,6 +217,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "nginx"
+
+    def setup(self) -> None:
+        super().setup()
+        app = self.server.app
+        with app.stats_lock:
+            app.connections += 1
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

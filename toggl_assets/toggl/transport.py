@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 
 from toggl_assets.toggl.decode import MalformedBody
 from toggl_assets.toggl.errors import (
@@ -36,6 +37,27 @@ from toggl_assets.toggl.quota import USER_BUCKET, QuotaBook, QuotaSeen, is_quota
 
 T = TypeVar("T")
 MAX_QUOTA_WAITS_PER_REQUEST = 3  # a sliding window that keeps answering 402 after waiting is not worth more
+
+
+def whole_body(resp: requests.Response) -> bytes:
+    """The body of a streamed response, read (and decompressed) in one call, with the exceptions requests' own
+    ``Response.content`` would raise.
+
+    ``Response.content`` reads 10 kB at a time, and every read gives up the GIL: while other threads parse and
+    stage pages (a page is read while the one before it is loaded), taking it back costs up to a switch interval
+    (5 ms) per read. Measured on a 6.7 MB page with two busy threads: 2.2-3.9 s, against 30-35 ms in one call.
+    """
+    try:
+        return resp.raw.read(decode_content=True)
+    except urllib3.exceptions.ProtocolError as exc:  # cut short (IncompleteRead), connection reset
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from None
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from None
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from None
+
 
 # Failures worth retrying: the request may not have been processed, or the body was cut short.
 _TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -252,22 +274,31 @@ class Transport:
                 data=body,
                 headers={"Content-Type": "application/json"} if body is not None else None,
                 timeout=self.timeout,
+                stream=True,  # the body is read by whole_body, in one call
             )
         except _TRANSIENT_EXCEPTIONS as exc:
-            # Only the class name and redacted text; the exception itself is never chained.
-            return _Retry(f"{type(exc).__name__}: {self._redact(str(exc))[:300]}")
-        seen = quota_headers(resp.headers)
-        self.stats.note_quota(request.bucket, seen)
-        if 200 <= resp.status_code < 300:
+            return self._transient(exc)
+        with resp:  # gives the connection back to the pool, or closes it if the body was not read to its end
+            seen = quota_headers(resp.headers)
+            self.stats.note_quota(request.bucket, seen)
+            if not 200 <= resp.status_code < 300:
+                return self._classify_failure(request, resp, seen)
             # Counted by Toggl whatever the body holds: a window's last request blocks the bucket even if the
             # body then turns out cut short.
             self.quota.note_success(request.bucket, seen)
             try:
-                value = decode(resp.content)
-            except MalformedBody:
-                return _Retry(f"HTTP {resp.status_code} with a body that is not valid JSON (truncated or malformed)")
-            return value, resp.headers
-        return self._classify_failure(request, resp, seen)
+                content = whole_body(resp)
+            except _TRANSIENT_EXCEPTIONS as exc:
+                return self._transient(exc)
+        try:
+            value = decode(content)
+        except MalformedBody:
+            return _Retry(f"HTTP {resp.status_code} with a body that is not valid JSON (truncated or malformed)")
+        return value, resp.headers
+
+    def _transient(self, exc: BaseException) -> _Retry:
+        # Only the class name and redacted text; the exception itself is never chained.
+        return _Retry(f"{type(exc).__name__}: {self._redact(str(exc))[:300]}")
 
     def _classify_failure(self, request: Request, resp: requests.Response, seen: QuotaSeen) -> _Retry | _QuotaSpent:
         """A non-2xx answer: something to wait out or retry, else the matching TogglError is raised."""
