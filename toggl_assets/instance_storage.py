@@ -19,8 +19,10 @@ from typing import Any
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log import SqlEventLogStorageTable
-from dagster._serdes import ConfigurableClassData
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
 
 DEFAULT_HOME = ".toggl_assets"
@@ -58,31 +60,62 @@ def with_psycopg2_driver(url: str) -> str:
     return url
 
 
-class BatchedEventLogStorage(PostgresEventLogStorage):
-    """dagster-postgres' event log, writing a batch of planned materializations in one statement.
+_PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+_CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
 
-    A range run plans one materialization per partition when it is created (761 for two years). dagster-postgres
+
+class BatchedEventLogStorage(PostgresEventLogStorage):
+    """dagster-postgres' event log, writing a run's planned materializations and check evaluations in a few
+    statements instead of several per event.
+
+    A range run plans one materialization per partition when it is created (761 for two years) and each of its
+    checks once, with a row per partition of the range; Dagster hands them over as one batch. dagster-postgres
     writes a batch of materializations in one statement but falls back to one insert, one commit and one
-    asset-row update per planned event; that was most of a two-year backfill's overhead (issue 15). This does
-    for planned events exactly what dagster-postgres does for materializations: the same rows and tags, and the
-    asset row updated from each asset's last event, so partition status (failed ones included) is unchanged.
+    asset-row update per planned event; that was most of a two-year backfill's overhead (issue 15). This writes
+    the batch's event rows in one statement, in order, then does for the planned materializations exactly what
+    dagster-postgres does for materializations (the same tags, the asset row updated from each asset's last
+    event, so partition status, failed ones included, is unchanged) and for the planned checks what its
+    per-event path does (one execution row per partition), each event serialized once instead of once per row.
     """
 
     def store_event_batch(self, events: Any) -> None:
-        kinds = {event.get_dagster_event().event_type for event in events}
-        if kinds != {DagsterEventType.ASSET_MATERIALIZATION_PLANNED}:
+        kinds = [event.get_dagster_event().event_type for event in events]
+        if not set(kinds) <= {_PLANNED, _CHECK_PLANNED} or (_CHECK_PLANNED in kinds and not self.supports_asset_checks):
             super().store_event_batch(events)
             return
         with self._connect() as conn:
             result = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
             event_ids = [int(row[0]) for row in result.fetchall()]
-        last_of_asset = {
-            event.get_dagster_event().asset_key: (event, eid) for event, eid in zip(events, event_ids, strict=True)
-        }
-        with self.index_transaction() as conn:
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in last_of_asset.values():
-                self._store_asset_event(conn, event, event_id)
+        stored = list(zip(events, event_ids, strict=True))
+        planned = [(event, eid) for (event, eid), kind in zip(stored, kinds, strict=True) if kind == _PLANNED]
+        if planned:
+            last_of_asset = {event.get_dagster_event().asset_key: (event, eid) for event, eid in planned}
+            with self.index_transaction() as conn:
+                self._store_asset_event_tags(conn, [event for event, _ in planned], [eid for _, eid in planned])
+                for event, event_id in last_of_asset.values():
+                    self._store_asset_event(conn, event, event_id)
+        checks = [(event, eid) for (event, eid), kind in zip(stored, kinds, strict=True) if kind == _CHECK_PLANNED]
+        if checks:
+            self._store_planned_checks(checks)
+
+    def _store_planned_checks(self, checks: list[tuple[Any, int]]) -> None:
+        """``_store_asset_check_evaluation_planned`` of each (event, storage id), in one statement."""
+        rows = []
+        for event, event_id in checks:
+            plan = event.get_dagster_event().event_specific_data
+            keys = plan.partitions_subset.get_partition_keys() if plan.partitions_subset else [None]
+            common = {
+                "asset_key": plan.asset_key.to_string(),
+                "check_name": plan.check_name,
+                "run_id": event.run_id,
+                "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+                "evaluation_event": serialize_value(event),
+                "evaluation_event_timestamp": self._event_insert_timestamp(event),
+                "evaluation_event_storage_id": event_id,
+            }
+            rows.extend({**common, "partition": key} for key in keys)
+        with self.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.insert().values(rows))
 
 
 class TogglAssetsStorage(DagsterPostgresStorage):

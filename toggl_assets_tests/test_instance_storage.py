@@ -1,5 +1,6 @@
 """Dagster's storage as `dagster.yaml` configures it: planned events of a range run written in one batch must
-leave exactly what dagster-postgres' own per-event writes leave (partition status, failed ones included)."""
+leave exactly what dagster-postgres' own per-event writes leave (partition status, failed ones included, and
+the checks' executions)."""
 
 import shutil
 from collections.abc import Iterator
@@ -19,14 +20,32 @@ RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_par
 
 
 def _range_job(fail: bool) -> dg.JobDefinition:
-    @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
-    def days(context: dg.AssetExecutionContext) -> None:
+    @dg.asset(
+        partitions_def=DAYS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[dg.AssetCheckSpec("complete", asset="days"), dg.AssetCheckSpec("sane", asset="days")],
+    )
+    def days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         if fail:
             raise RuntimeError("the range failed")
         for key in context.partition_keys:
             context.add_asset_metadata({"day": key}, partition_key=key)
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(check_name="complete", passed=True),
+                dg.AssetCheckResult(check_name="sane", passed=False, metadata={"why": "a test"}),
+            ]
+        )
 
     return dg.Definitions(assets=[days]).resolve_implicit_global_asset_job_def()
+
+
+def _checks(instance: dg.DagsterInstance, name: str) -> list[tuple[str, str | None, bool | None]]:
+    """Every execution of the check: (status, partition, passed), the planned rows of a range run included."""
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey("days"), name), limit=1000
+    )
+    return sorted(((r.status.value, r.partition, getattr(r.evaluation, "passed", None)) for r in records), key=str)
 
 
 def _outcome(instance: dg.DagsterInstance) -> dict[str, object]:
@@ -42,6 +61,12 @@ def _outcome(instance: dg.DagsterInstance) -> dict[str, object]:
         "status": sorted({str(status) for status in statuses.values()}),
         # The asset row exists from the planned events on: the UI lists the asset before any materialization.
         "asset_rows": len(instance.get_asset_records([key])),
+        "check_plans": len(
+            instance.event_log_storage.get_event_records(
+                dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED), limit=1000
+            )
+        ),
+        "checks": {name: _checks(instance, name) for name in ("complete", "sane")},
     }
 
 
@@ -77,4 +102,5 @@ def test_planned_events_in_one_batch_leave_what_per_event_writes_leave(dagster_h
         stock.dispose()
     days = [key for key in DAYS.get_partition_keys() if key <= "2024-02-09"]
     assert expected[0]["failed"] == days and expected[1]["materialized"] == days  # the reference behaves as documented
+    assert expected[1]["check_plans"] == 4 and len(expected[1]["checks"]["sane"]) > len(days)  # a row per partition
     assert outcomes == expected
