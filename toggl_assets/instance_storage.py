@@ -80,7 +80,8 @@ class BatchedEventLogStorage(PostgresEventLogStorage):
 
     def store_event_batch(self, events: Any) -> None:
         kinds = [event.get_dagster_event().event_type for event in events]
-        if not set(kinds) <= {_PLANNED, _CHECK_PLANNED} or (_CHECK_PLANNED in kinds and not self.supports_asset_checks):
+        ours = bool(kinds) and set(kinds) <= {_PLANNED, _CHECK_PLANNED}
+        if not ours or (_CHECK_PLANNED in kinds and not self.supports_asset_checks):
             super().store_event_batch(events)
             return
         with self._connect() as conn:
