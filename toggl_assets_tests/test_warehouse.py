@@ -520,6 +520,26 @@ def test_checks_pass_on_clean_data_and_detect_violations(db: psycopg.Connection)
     db.rollback()
 
 
+def test_ids_are_counted_only_where_no_unique_index_keeps_them_unique(db: psycopg.Connection) -> None:
+    """The primary keys make counting ids needless; a table whose key was dropped, or whose only unique index on
+    id is partial, deferred or on an expression, is counted again."""
+    assert checks.tables_unique_by_index(db, "raw", checks.TABLES) == set(checks.TABLES)
+    assert checks.no_duplicate_ids(db).description == "ids unique (a unique index on id in every table)"
+    db.execute("ALTER TABLE raw.toggl_tags DROP CONSTRAINT toggl_tags_pkey")
+    db.execute("ALTER TABLE raw.toggl_clients DROP CONSTRAINT toggl_clients_pkey CASCADE")
+    db.execute("ALTER TABLE raw.toggl_users DROP CONSTRAINT toggl_users_pkey CASCADE")
+    db.execute("ALTER TABLE raw.toggl_tasks DROP CONSTRAINT toggl_tasks_pkey CASCADE")
+    db.execute("CREATE UNIQUE INDEX partial_tag_ids ON raw.toggl_tags (id) WHERE id > 0")
+    db.execute("ALTER TABLE raw.toggl_clients ADD CONSTRAINT deferred_ids UNIQUE (id) DEFERRABLE INITIALLY DEFERRED")
+    db.execute("CREATE UNIQUE INDEX expression_ids ON raw.toggl_users ((id + 0))")
+    db.execute("CREATE UNIQUE INDEX plain_task_ids ON raw.toggl_tasks (id)")  # not a key, but unique on id: enough
+    guarded = checks.tables_unique_by_index(db, "raw", checks.TABLES)
+    assert guarded == set(checks.TABLES) - {"toggl_tags", "toggl_clients", "toggl_users"}
+    result = checks.no_duplicate_ids(db)
+    assert result.passed and result.description == "ids unique (counted in toggl_clients, toggl_tags, toggl_users)"
+    db.rollback()
+
+
 def test_billable_amount_and_rates_are_numeric(db: psycopg.Connection) -> None:
     record = entry(1, W0, 3600, is_billable=True, billable_amount=Decimal("12.345"),
                    hourly_rate=Decimal("12.3"), currency="EUR")  # fmt: skip

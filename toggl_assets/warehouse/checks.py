@@ -108,14 +108,37 @@ def foreign_keys_resolve(
     return CheckResult(failures == 0, failures, sample, "references resolve")
 
 
+def tables_unique_by_index(conn: psycopg.Connection, schema: str, tables: tuple[str, ...]) -> set[str]:
+    """The tables of ``tables`` whose ``id`` a unique index keeps unique now: valid, checked at once (not
+    deferred), on exactly the NOT NULL column ``id``, with no expression and no predicate (a primary key is one)."""
+    rows = conn.execute(
+        """SELECT c.relname FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+        WHERE n.nspname = %s AND c.relname = ANY(%s)
+          AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indisready AND i.indislive
+          AND i.indnkeyatts = 1 AND i.indexprs IS NULL AND i.indpred IS NULL
+          AND a.attname = 'id' AND a.attnotnull""",
+        (schema, list(tables)),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def no_duplicate_ids(conn: psycopg.Connection, schema: str = "raw", tables: tuple[str, ...] = TABLES) -> CheckResult:
-    """No table holds an id twice (the PKs guarantee it; this guards against dropped constraints)."""
+    """No table holds an id twice. The primary keys guarantee it; this guards against a dropped or disabled key:
+    a table whose unique index on ``id`` is in place needs no count (on a year of a million entries the count
+    took 0.8-1.0 s of every run), the others are counted."""
+    guarded = tables_unique_by_index(conn, schema, tables)
+    counted = tuple(t for t in tables if t not in guarded)
+    if not counted:
+        return CheckResult(True, 0, [], "ids unique (a unique index on id in every table)")
     s = schema_ident(schema)
     parts = [
         sql.SQL("SELECT {label} AS tbl, id, count(*) AS n FROM {s}.{t} GROUP BY id HAVING count(*) > 1").format(
             label=sql.Literal(t), s=s, t=sql.Identifier(t)
         )
-        for t in tables
+        for t in counted
     ]
     query = sql.SQL("SELECT tbl, id, n, count(*) OVER () FROM ({}) u ORDER BY tbl, id LIMIT %s").format(
         sql.SQL(" UNION ALL ").join(parts)
@@ -123,7 +146,10 @@ def no_duplicate_ids(conn: psycopg.Connection, schema: str = "raw", tables: tupl
     rows = conn.execute(query, (SAMPLE_SIZE,)).fetchall()
     failures = int(rows[0][3]) if rows else 0
     return CheckResult(
-        failures == 0, failures, [{"table": r[0], "id": r[1], "count": r[2]} for r in rows], "ids unique"
+        failures == 0,
+        failures,
+        [{"table": r[0], "id": r[1], "count": r[2]} for r in rows],
+        f"ids unique (counted in {', '.join(counted)})",
     )
 
 
