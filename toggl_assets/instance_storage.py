@@ -87,15 +87,16 @@ class BatchedEventLogStorage(PostgresEventLogStorage):
         with self._connect() as conn:
             result = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
             event_ids = [int(row[0]) for row in result.fetchall()]
-        stored = list(zip(events, event_ids, strict=True))
-        planned = [(event, eid) for (event, eid), kind in zip(stored, kinds, strict=True) if kind == _PLANNED]
+        planned: list[tuple[Any, int]] = []
+        checks: list[tuple[Any, int]] = []
+        for event, event_id, kind in zip(events, event_ids, kinds, strict=True):
+            (planned if kind == _PLANNED else checks).append((event, event_id))
         if planned:
             last_of_asset = {event.get_dagster_event().asset_key: (event, eid) for event, eid in planned}
             with self.index_transaction() as conn:
                 self._store_asset_event_tags(conn, [event for event, _ in planned], [eid for _, eid in planned])
                 for event, event_id in last_of_asset.values():
                     self._store_asset_event(conn, event, event_id)
-        checks = [(event, eid) for (event, eid), kind in zip(stored, kinds, strict=True) if kind == _CHECK_PLANNED]
         if checks:
             self._store_planned_checks(checks)
 

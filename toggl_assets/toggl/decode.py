@@ -114,10 +114,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _cents(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value / _CENT
-
-
 def parse_timestamp(value: Any, endpoint: str = "?", field: str = "timestamp") -> datetime:
     """RFC 3339 with ``Z`` or ``+HH:MM``, with or without fractional seconds -> aware UTC datetime."""
     try:

@@ -126,7 +126,6 @@ ENTRY_COLUMNS: tuple[str, ...] = tuple(c for c, _, _ in STAGE_COLUMNS[:16])
 # EntryRecord's fields are the staged columns, in order: a record becomes its staged row by msgspec's astuple.
 if EntryRecord.__struct_fields__ != tuple(c for c, _, _ in STAGE_COLUMNS):  # pragma: no cover - a wiring error
     raise ImportError("EntryRecord's fields no longer match the staged columns")
-_TEXT_FIELDS = tuple(i for i, (_, _, kind) in enumerate(STAGE_COLUMNS) if kind == "text")
 _ARRAY_HEAD = struct.Struct("!iiIii")  # dimensions, has-NULLs flag, element oid, length, lower bound
 _EMPTY_HEAD = struct.Struct("!iiI")
 _INT8 = struct.Struct("!iq")  # length 8, value
