@@ -60,41 +60,60 @@ def with_psycopg2_driver(url: str) -> str:
     return url
 
 
+_MATERIALIZED = DagsterEventType.ASSET_MATERIALIZATION
 _PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 _CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+# Batches this storage writes itself; anything else goes to dagster-postgres as it is.
+_OURS = {_MATERIALIZED, _PLANNED, _CHECK_PLANNED}
 
 
 class BatchedEventLogStorage(PostgresEventLogStorage):
-    """dagster-postgres' event log, writing a run's planned materializations and check evaluations in a few
-    statements instead of several per event.
+    """dagster-postgres' event log, writing a range run's per-partition events in a few statements instead of
+    several per event.
 
     A range run plans one materialization per partition when it is created (761 for two years) and each of its
-    checks once, with a row per partition of the range; Dagster hands them over as one batch. dagster-postgres
-    writes a batch of materializations in one statement but falls back to one insert, one commit and one
-    asset-row update per planned event; that was most of a two-year backfill's overhead (issue 15). This writes
-    the batch's event rows in one statement, in order, then does for the planned materializations exactly what
-    dagster-postgres does for materializations (the same tags, the asset row updated from each asset's last
-    event, so partition status, failed ones included, is unchanged) and for the planned checks what its
-    per-event path does (one execution row per partition), each event serialized once instead of once per row.
+    checks once, with a row per partition of the range; Dagster hands them over as one batch. At the end of
+    the step it hands over the materializations, one per partition, in batches of ``DAGSTER_EVENT_BATCH_SIZE``.
+    dagster-postgres falls back to one insert, one commit and one asset-row update per planned event (most of a
+    two-year backfill's overhead, issue 15), and builds every batch's insert as one multi-row ``VALUES``
+    statement that SQLAlchemy compiles anew, parameter by parameter, each time. This writes a batch's event rows
+    with one cached statement (executemany, ids returned in the events' order), then does for the
+    materializations and planned materializations exactly what dagster-postgres does for materializations (the
+    same tags; the asset row updated from each asset's last event, so partition status, failed ones included,
+    is unchanged) and for the planned checks what its per-event path does (one execution row per partition),
+    each event serialized once instead of once per row.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tables_seen: set[str] = set()
+
+    def has_table(self, table_name: str) -> bool:
+        """Remembered once seen: dagster-postgres asks before every batch's tag insert, on a connection of its
+        own (a new one when the pool's is busy). Tables Dagster created do not go away under a running
+        process; a missing one is asked about again."""
+        if table_name not in self._tables_seen and super().has_table(table_name):
+            self._tables_seen.add(table_name)
+        return table_name in self._tables_seen
 
     def store_event_batch(self, events: Any) -> None:
         kinds = [event.get_dagster_event().event_type for event in events]
-        ours = bool(kinds) and set(kinds) <= {_PLANNED, _CHECK_PLANNED}
+        ours = bool(kinds) and set(kinds) <= _OURS
         if not ours or (_CHECK_PLANNED in kinds and not self.supports_asset_checks):
             super().store_event_batch(events)
             return
+        insert = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True)
         with self._connect() as conn:
-            result = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
+            result = conn.execute(insert, [self._event_to_row(event) for event in events])
             event_ids = [int(row[0]) for row in result.fetchall()]
-        planned: list[tuple[Any, int]] = []
+        assets: list[tuple[Any, int]] = []
         checks: list[tuple[Any, int]] = []
         for event, event_id, kind in zip(events, event_ids, kinds, strict=True):
-            (planned if kind == _PLANNED else checks).append((event, event_id))
-        if planned:
-            last_of_asset = {event.get_dagster_event().asset_key: (event, eid) for event, eid in planned}
+            (checks if kind == _CHECK_PLANNED else assets).append((event, event_id))
+        if assets:
+            last_of_asset = {event.get_dagster_event().asset_key: (event, eid) for event, eid in assets}
             with self.index_transaction() as conn:
-                self._store_asset_event_tags(conn, [event for event, _ in planned], [eid for _, eid in planned])
+                self._store_asset_event_tags(conn, [event for event, _ in assets], [eid for _, eid in assets])
                 for event, event_id in last_of_asset.values():
                     self._store_asset_event(conn, event, event_id)
         if checks:
@@ -117,7 +136,7 @@ class BatchedEventLogStorage(PostgresEventLogStorage):
             }
             rows.extend({**common, "partition": key} for key in keys)
         with self.index_connection() as conn:
-            conn.execute(AssetCheckExecutionsTable.insert().values(rows))
+            conn.execute(AssetCheckExecutionsTable.insert(), rows)
 
 
 class TogglAssetsStorage(DagsterPostgresStorage):

@@ -3,12 +3,15 @@ leave exactly what dagster-postgres' own per-event writes leave (partition statu
 the checks' executions)."""
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster._serdes import deserialize_value
 from dagster_postgres import PostgresEventLogStorage
 
 from toggl_assets.instance_storage import BatchedEventLogStorage, TogglAssetsStorage, with_psycopg2_driver
@@ -48,8 +51,36 @@ def _checks(instance: dg.DagsterInstance, name: str) -> list[tuple[str, str | No
     return sorted(((r.status.value, r.partition, getattr(r.evaluation, "passed", None)) for r in records), key=str)
 
 
+def _indexed_tags(instance: dg.DagsterInstance) -> list[tuple[str, str, bool]]:
+    """Every indexed tag row of a materialization: (its event's partition, key, whether the row belongs to that
+    event: same value and timestamp). A row pointing at another event (ids handed back out of order) is False."""
+    with instance.event_log_storage.index_connection() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT t.key, t.value, t.event_timestamp = e.timestamp, e.event"
+                " FROM asset_event_tags t JOIN event_logs e ON e.id = t.event_id"
+            )
+        ).fetchall()
+    tags = []
+    for key, value, same_time, body in rows:
+        event = deserialize_value(body, dg.EventLogEntry).get_dagster_event()
+        own = event.step_materialization_data.materialization.tags.get(key) == value and same_time
+        tags.append((event.partition, key, own))
+    return sorted(tags)
+
+
+def _last_materialization(asset_record: Sequence[Any], materializations: Sequence[Any]) -> tuple[str, bool] | None:
+    """The partition the asset row's last materialization is of, and whether its storage id is that event's."""
+    last = asset_record[0].asset_entry.last_materialization_record if asset_record else None
+    if last is None:
+        return None
+    return last.partition_key, last.storage_id == materializations[0].storage_id
+
+
 def _outcome(instance: dg.DagsterInstance) -> dict[str, object]:
     key = dg.AssetKey("days")
+    materializations = instance.fetch_materializations(key, limit=1000).records
+    asset_record = instance.get_asset_records([key])
     planned = instance.event_log_storage.get_event_records(
         dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=key), limit=1000
     )
@@ -60,7 +91,13 @@ def _outcome(instance: dg.DagsterInstance) -> dict[str, object]:
         "failed": sorted(k for k, status in statuses.items() if status == AssetPartitionStatus.FAILED),
         "status": sorted({str(status) for status in statuses.values()}),
         # The asset row exists from the planned events on: the UI lists the asset before any materialization.
-        "asset_rows": len(instance.get_asset_records([key])),
+        "asset_rows": len(asset_record),
+        # Stored in the order of the partitions, each with its own metadata; the asset row points at the last.
+        "materialized_in_order": [
+            (r.partition_key, r.asset_materialization.metadata["day"].value) for r in materializations
+        ][::-1],
+        "last_materialization": _last_materialization(asset_record, materializations),
+        "indexed_tags": _indexed_tags(instance),
         "check_plans": len(
             instance.event_log_storage.get_event_records(
                 dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED), limit=1000
@@ -102,5 +139,7 @@ def test_planned_events_in_one_batch_leave_what_per_event_writes_leave(dagster_h
         stock.dispose()
     days = [key for key in DAYS.get_partition_keys() if key <= "2024-02-09"]
     assert expected[0]["failed"] == days and expected[1]["materialized"] == days  # the reference behaves as documented
+    assert expected[1]["last_materialization"] == (days[-1], True) and {t[1] for t in expected[1]["indexed_tags"]}
+    assert [partition for partition, _ in expected[1]["materialized_in_order"]] == days
     assert expected[1]["check_plans"] == 4 and len(expected[1]["checks"]["sane"]) > len(days)  # a row per partition
     assert outcomes == expected
