@@ -166,3 +166,28 @@ def test_two_connections_read_one_snapshot_while_a_write_commits(warehouse_url):
                 with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                     other.execute("INSERT INTO public.counted VALUES (3)")
             assert other.execute("SELECT count(*) FROM public.counted").fetchone() == (2,)
+
+
+def test_week_tables_sum_hours_per_project_and_day_and_keep_empty_weeks():
+    from toggl_assets.orchestration.weekly_summary import NO_PROJECT, hours_table_markdown, week_metadata, week_tables
+    from toggl_assets.warehouse.overview import WeekOverview
+
+    busy, empty = date(2024, 3, 4), date(2024, 3, 11)
+    overviews = {
+        busy: WeekOverview(rows=4, hours=[("beta", 0, 1.5), (None, 2, 0.25), ("Alpha", 6, 2.0), ("beta", 0, 1.0)]),
+        empty: WeekOverview(),
+    }
+    tables = week_tables(overviews)
+    table = tables[busy]
+    assert table.days == ["Mon 04", "Tue 05", "Wed 06", "Thu 07", "Fri 08", "Sat 09", "Sun 10"]
+    assert [project for project, _ in table.rows] == ["Alpha", "beta", NO_PROJECT]  # case-blind, none last
+    assert dict(table.rows)["beta"] == [2.5, 0, 0, 0, 0, 0, 0]
+    assert table.day_totals() == [2.5, 0, 0.25, 0, 0, 0, 2.0]
+    assert hours_table_markdown(table).splitlines()[2:] == [
+        "| Alpha | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 2.00 | 2.00 |",
+        "| beta | 2.50 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 0.00 | 2.50 |",
+        f"| {NO_PROJECT} | 0.00 | 0.00 | 0.25 | 0.00 | 0.00 | 0.00 | 0.00 | 0.25 |",
+    ]
+    assert tables[empty].rows == [] and tables[empty].day_totals() == [0.0] * 7
+    assert week_metadata(busy, overviews[busy], table)["hours"].value == 4.75
+    assert week_metadata(empty, overviews[empty], tables[empty])["hours"].value == 0.0
