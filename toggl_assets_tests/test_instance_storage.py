@@ -143,3 +143,21 @@ def test_planned_events_in_one_batch_leave_what_per_event_writes_leave(dagster_h
     assert [partition for partition, _ in expected[1]["materialized_in_order"]] == days
     assert expected[1]["check_plans"] == 4 and len(expected[1]["checks"]["sane"]) > len(days)  # a row per partition
     assert outcomes == expected
+
+
+def test_the_schema_is_asked_until_a_table_or_column_is_there_then_remembered(dagster_home: Path):
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        storage = instance.event_log_storage
+        assert storage.has_table("event_logs") and storage.has_asset_key_index_cols()
+        with storage.index_connection() as conn:
+            assert not storage.has_table("scratch")
+            assert not storage.has_asset_key_col("scratch_column")
+            conn.execute(sa.text("CREATE TABLE scratch (id int)"))
+            conn.execute(sa.text("ALTER TABLE asset_keys ADD COLUMN scratch_column int"))
+            conn.commit()
+        assert storage.has_table("scratch") and storage.has_asset_key_col("scratch_column")  # a "no" is asked again
+        with storage.index_connection() as conn:
+            conn.execute(sa.text("DROP TABLE scratch"))
+            conn.execute(sa.text("ALTER TABLE asset_keys DROP COLUMN scratch_column"))
+            conn.commit()
+        assert storage.has_table("scratch") and storage.has_asset_key_col("scratch_column")  # a "yes" is kept
