@@ -26,6 +26,8 @@ from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
 
+from toggl_assets.event_batching import batch_event_writes
+
 DEFAULT_HOME = ".toggl_assets"
 # Pooled connections are replaced after an hour; threads (daemon, webserver) may open a few more than the one kept.
 POOL_RECYCLE_SECONDS = 3600
@@ -45,10 +47,8 @@ def dagster_storage_url() -> str:
     return resolve_dagster_url(home)
 
 
-# Dagster buffers the planned events of a range run, and a range run's materializations, into batches of this
-# size only when it is set in the process that emits them (CLI, run workers, and the daemon that starts
-# backfills): every one of them loads this module through dagster.yaml.
-os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "100")
+# Set before Dagster emits any event: every process that creates runs or runs steps loads this module.
+batch_event_writes()
 
 
 def with_psycopg2_driver(url: str) -> str:

@@ -2,7 +2,10 @@
 leave exactly what dagster-postgres' own per-event writes leave (partition status, failed ones included, and
 the checks' executions)."""
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,3 +164,13 @@ def test_the_schema_is_asked_until_a_table_or_column_is_there_then_remembered(da
             conn.execute(sa.text("ALTER TABLE asset_keys DROP COLUMN scratch_column"))
             conn.commit()
         assert storage.has_table("scratch") and storage.has_asset_key_col("scratch_column")  # a "yes" is kept
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, "1000"), ("50", "50")])
+def test_loading_the_storage_turns_batched_event_writes_on_unless_configured(configured: str | None, expected: str):
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_EVENT_BATCH_SIZE"}
+    if configured:
+        env["DAGSTER_EVENT_BATCH_SIZE"] = configured
+    code = "import os, toggl_assets.instance_storage; print(os.environ['DAGSTER_EVENT_BATCH_SIZE'])"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == expected
