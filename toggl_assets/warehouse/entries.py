@@ -335,12 +335,16 @@ class EntryStaging:
 
         PostgreSQL text cannot hold a NUL byte and refuses the whole COPY for one (SQLSTATE 22021; a str always
         encodes to valid UTF-8 otherwise). Looking for one in every text field of every row cost a third of
-        staging's client time, and Toggl's text almost never has one: the rows go as they are, in a transaction
-        of their own (a savepoint inside the caller's), and only a refused page is cleaned and sent again.
+        staging's client time, and Toggl's text almost never has one: the rows go as they are, and only a refused
+        page is cleaned and sent again. In autocommit, outside a transaction, the COPY is a transaction of its
+        own (a refused one stages nothing); inside the caller's transaction a savepoint keeps the refusal from
+        aborting it. (A transaction per page would cost two more round trips per page, each a wait for the GIL
+        while the next page is decoded.)
         """
         page = records if isinstance(records, Sequence) else list(records)
+        on_its_own = self.conn.autocommit and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
         try:
-            with self.conn.transaction():
+            with nullcontext() if on_its_own else self.conn.transaction():
                 return self._copy(page, clean=False)
         except psycopg.errors.CharacterNotInRepertoire:
             return self._copy(page, clean=True)
