@@ -344,14 +344,18 @@ def test_missing_references_become_placeholders_then_real_rows(db: psycopg.Conne
         entry(1, W0, 60, user_id=7, user_name="Ann", user_email="ann@example.com", project_id=30,
               project_name="Apollo", task_id=300, task_name="Landing", tags=("a,b", "c"), tag_ids=(1, 2)),
         entry(2, W0 + DAY, 60, user_id=8, project_id=31, tags=("x",), tag_ids=(3, 4)),
+        # Each the only row naming its missing id, and referencing no other missing row.
+        entry(3, W0 + 2 * DAY, 60, tags=("solo",), tag_ids=(5,)),
+        entry(4, W0 + 3 * DAY, 60, user_id=9, user_name="Cy"),
     ]  # fmt: skip
     stats = load_entries(db, records, W0, W1)
     db.commit()
-    assert stats.placeholders == {"users": 2, "projects": 2, "tasks": 1, "tags": 4}
+    assert stats.placeholders == {"users": 3, "projects": 2, "tasks": 1, "tags": 5}
     assert checks.foreign_keys_resolve(db).passed
     assert db.execute("SELECT name, email, is_placeholder FROM raw.toggl_users ORDER BY id").fetchall() == [
         ("Ann", "ann@example.com", True),
         ("(unknown user 8)", None, True),
+        ("Cy", None, True),
     ]
     assert db.execute("SELECT name, project_id FROM raw.toggl_tasks").fetchall() == [("Landing", 30)]
     # Names pair with ids only when both lists have the same length.
@@ -360,6 +364,7 @@ def test_missing_references_become_placeholders_then_real_rows(db: psycopg.Conne
         (2, "c"),
         (3, "(unknown tag 3)"),
         (4, "(unknown tag 4)"),
+        (5, "solo"),
     ]
     assert load_entries(db, records, W0, W1).placeholders == {
         "users": 0,
@@ -368,9 +373,9 @@ def test_missing_references_become_placeholders_then_real_rows(db: psycopg.Conne
         "tags": 0,
     }
 
-    upsert_users(db, [user(7, "Ann Smith"), user(8, "Bo")], workspace_id=1)
+    upsert_users(db, [user(7, "Ann Smith"), user(8, "Bo"), user(9, "Cy")], workspace_id=1)
     upsert_projects(db, [project(30, "Apollo"), project(31, "Gemini")], workspace_id=1)
-    upsert_tags(db, [tag(1, "a,b"), tag(2, "c"), tag(3, "x"), tag(4, "y")], workspace_id=1)
+    upsert_tags(db, [tag(1, "a,b"), tag(2, "c"), tag(3, "x"), tag(4, "y"), tag(5, "solo")], workspace_id=1)
     upsert_tasks(db, [TaskRecord(id=300, workspace_id=1, project_id=30, name="Landing page")], workspace_id=1)
     db.commit()
     for table in ("toggl_users", "toggl_projects", "toggl_tags", "toggl_tasks"):

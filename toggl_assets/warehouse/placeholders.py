@@ -84,6 +84,20 @@ def placeholders_for_ids(conn: psycopg.Connection, schema: str, kind: str, ids: 
     return int(row[0]) if row else 0
 
 
+# The columns the placeholders of entries read, and per referencing column the test for "references one of the
+# ids of the parameter named after it".
+_SOURCE_COLUMNS = (
+    "workspace_id", "user_id", "user_name", "user_email", "project_id", "project_name", "task_id", "task_name",
+    "tag_ids", "tags",
+)  # fmt: skip
+_REFERENCES_ANY = {
+    "user_id": "user_id = ANY(%(user_id)s::bigint[])",
+    "project_id": "project_id = ANY(%(project_id)s::bigint[])",
+    "task_id": "task_id = ANY(%(task_id)s::bigint[])",
+    "tag_ids": "tag_ids && %(tag_ids)s::bigint[]",
+}
+
+
 def placeholders_from_table(
     conn: psycopg.Connection, schema: str, table: str, missing: Mapping[str, Sequence[int]]
 ) -> dict[str, int]:
@@ -107,12 +121,28 @@ def placeholders_from_table(
                  " FROM {t} WHERE tag_ids && %(ids)s::bigint[]) e, unnest(e.tag_ids, e.tags) AS g(id, name)"
                  " WHERE g.id = ANY(%(ids)s::bigint[])"),
     }  # fmt: skip
+    wanted = {column: list(missing[column]) for column, _ in sources.values() if missing.get(column)}
+    narrowed = f"{table}_referencing" if len(wanted) > 1 else None
+    if narrowed:
+        # Several kinds lack rows: one scan of the window keeps the rows that reference any missing id, and each
+        # kind reads those (a 1M-entry window was scanned once per kind: 0.15-0.2 s each).
+        conn.execute(
+            sql.SQL("CREATE TEMP TABLE {n} AS SELECT {cols} FROM {t} WHERE {any}").format(
+                n=sql.Identifier(narrowed),
+                cols=sql.SQL(", ").join(map(sql.Identifier, _SOURCE_COLUMNS)),
+                t=t,
+                any=sql.SQL(" OR ").join(sql.SQL(_REFERENCES_ANY[column]) for column in wanted),
+            ),
+            wanted,
+        )
+        t = sql.Identifier(narrowed)
     created: dict[str, int] = {}
     for kind, (column, source) in sources.items():
-        ids = list(missing.get(column) or ())
         row = None
-        if ids:
+        if column in wanted:
             query = build_placeholder_sql(schema, kind, sql.SQL(source).format(t=t))
-            row = conn.execute(query, {"ids": ids}).fetchone()
+            row = conn.execute(query, {"ids": wanted[column]}).fetchone()
         created[kind] = int(row[0]) if row else 0
+    if narrowed:  # after an error the caller's rollback drops it
+        conn.execute(sql.SQL("DROP TABLE {}").format(t))
     return created
