@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from toggl_assets.warehouse.history import (
 from toggl_assets.warehouse.metadata import upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
 from toggl_assets.warehouse.references import check_references
-from toggl_assets.warehouse.rollup import Calendar, daily_rows_sql
+from toggl_assets.warehouse.rollup import Calendar, _days_in_start_order, daily_rows_sql
 from toggl_assets.warehouse.weekly import prepare_weekly_summaries, weekly_report
 from toggl_assets_tests.factories import entry, load_entries, project, user, utc
 
@@ -125,6 +126,30 @@ def test_rollup_equals_a_fresh_aggregation_after_edits_deletions_and_moves(db: p
         "UTC",
         0,
     )
+
+
+@pytest.mark.parametrize("order", ["by start", "shuffled"])
+def test_a_rebuild_reads_day_by_day_only_entries_stored_in_start_order(db: psycopg.Connection, order: str) -> None:
+    """A first load stored in the order of the entries' start (as Toggl's reports deliver them) is rolled up day
+    by day through the start index; shuffled entries in one aggregate. Either way the rollup equals a fresh
+    aggregation, over a change to summer time and with a running entry."""
+    upsert_projects(db, [project(1, "Euro", currency="EUR"), project(2, "Plain")], workspace_id=1)
+    upsert_users(db, [user(5, "Ann"), user(6, "Bo")], workspace_id=1)
+    records = [
+        entry(i, at(D1 + (i * 7 % 40) * DAY, 8 + i % 9), 600 + i, project_id=1 + i // 40 % 2, user_id=5 + i // 80 % 2,
+              is_billable=i % 3 == 0, hourly_rate=Decimal("33.33"))
+        for i in range(600)
+    ]  # fmt: skip
+    records.append(entry(999, at(D1 + 3 * DAY, 9), None))
+    if order == "by start":
+        records.sort(key=lambda r: r.start)
+    else:
+        random.Random(3).shuffle(records)
+    load_entries(db, records, *berlin_window(D1, 40), timezone=BERLIN)
+    days = _days_in_start_order(db, "raw", 1, BERLIN)
+    assert days == ((D1, D1 + 39 * DAY) if order == "by start" else None)
+    stored, fresh = _rollup(db, BERLIN)
+    assert stored == fresh and len(stored) > 100
 
 
 def test_synced_days_record_every_merged_day_per_workspace(db: psycopg.Connection) -> None:

@@ -113,14 +113,79 @@ def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bo
     # statistics of freshly loaded entries, sorts the wide entry rows instead. Measured in a first load's merge:
     # 250k entries 0.76-0.86 s against 0.87-0.92 s, 1M the same (3.8-4.6 s); rows written in hash order would
     # have made a 1M-entry year's weekly figures 1.5-1.7 s instead of 0.9-1.0 s.
+    _insert_rows(
+        conn,
+        schema,
+        sql.SQL("{select} ORDER BY week_start, day").format(select=daily_rows_sql(schema, all_days=all_days)),
+        params,
+    )
+
+
+def _insert_day_by_day(conn: psycopg.Connection, schema: str, params: dict, first: date, last: date) -> None:
+    # One small aggregate per day, each day read through the start index: no hash table of a year's groups (a
+    # 1M-entry year has ~900k; hashing into it is bound by memory access) and no sort, since the days come out in
+    # order. Measured on a first load of the 1M-entry simulated year: 1.54 s against 2.26-2.32 s.
+    day = sql.SQL("(%(first)s::date + i.n)")
+    select = sql.SQL("SELECT g.* FROM generate_series(0, %(last)s::date - %(first)s::date) AS i(n), LATERAL ({}) g")
+    _insert_rows(
+        conn, schema, select.format(daily_rows_sql(schema, days=(day, day))), {**params, "first": first, "last": last}
+    )
+
+
+def _insert_rows(conn: psycopg.Connection, schema: str, select: sql.Composable, params: dict) -> None:
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in ROLLUP_COLUMNS)
     with local_settings(conn, work_mem="64MB", enable_sort="off"):
         conn.execute(
-            sql.SQL("INSERT INTO {s}.toggl_daily_rollup ({cols}) {select} ORDER BY week_start, day").format(
-                s=schema_ident(schema), cols=columns, select=daily_rows_sql(schema, all_days=all_days)
+            sql.SQL("INSERT INTO {s}.toggl_daily_rollup ({cols}) {select}").format(
+                s=schema_ident(schema), cols=columns, select=select
             ),
             params,
         )
+
+
+# Blocks of toggl_entries sampled to tell whether a workspace's entries lie in the order of their start.
+SAMPLED_BLOCKS = 200
+# The least correlation of a row's block with its start (PostgreSQL's own measure of how well an index scan reads
+# the heap) for which a rebuild reads day by day; a first load of Toggl's date-ordered pages gives 0.99-1.0.
+CLUSTERED = 0.9
+
+
+def _days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int, tz: str) -> tuple[date, date] | None:
+    """The first and last local day of the workspace's stopped entries, when they lie in ``toggl_entries`` in
+    about the order of their start and an index on ``start`` reads them day by day; else None.
+
+    The order is judged on a sample of the table's blocks (at least a hundred of the workspace's rows), as
+    ANALYZE does: freshly loaded tables have no statistics."""
+    s = schema_ident(schema)
+    plan = conn.execute(
+        sql.SQL(
+            """SELECT pg_relation_size(t.oid) / current_setting('block_size')::int, EXISTS (
+                SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                WHERE i.indrelid = t.oid AND a.attname = 'start' AND i.indisvalid AND i.indpred IS NULL)
+            FROM pg_class t WHERE t.oid = %s::regclass"""
+        ),
+        (f"{schema}.toggl_entries",),
+    ).fetchone()
+    if not plan or not plan[1] or not plan[0]:
+        return None
+    percent = min(100.0, 100.0 * SAMPLED_BLOCKS / plan[0])
+    sample = conn.execute(
+        sql.SQL(
+            "SELECT count(*), abs(corr((e.ctid::text::point)[0], date_part('epoch', e.start)))"
+            " FROM {}.toggl_entries e TABLESAMPLE SYSTEM (%s) REPEATABLE (0) WHERE e.workspace_id = %s"
+        ).format(s),
+        (percent, workspace_id),
+    ).fetchone()
+    if not sample or sample[0] < 100 or sample[1] is None or sample[1] < CLUSTERED:
+        return None
+    bounds = conn.execute(
+        sql.SQL(
+            "SELECT (min(start) AT TIME ZONE %(tz)s)::date, (max(start) AT TIME ZONE %(tz)s)::date"
+            " FROM {}.toggl_entries WHERE workspace_id = %(ws)s AND duration_ms IS NOT NULL"
+        ).format(s),
+        {"tz": tz, "ws": workspace_id},
+    ).fetchone()
+    return (bounds[0], bounds[1]) if bounds and bounds[0] is not None else None
 
 
 def rebuild_rollup(
@@ -134,8 +199,12 @@ def rebuild_rollup(
     s = schema_ident(schema)
     conn.execute(sql.SQL("DELETE FROM {}.toggl_daily_rollup WHERE workspace_id = %s").format(s), (workspace_id,))
     params = {"ws": [workspace_id], "tz": calendar.timezone, "dow": calendar.week_start}
+    days = _days_in_start_order(conn, schema, workspace_id, calendar.timezone)
     with indexes_set_aside(conn, schema, "toggl_daily_rollup", rows=entries):
-        _insert(conn, schema, params, all_days=True)
+        if days:
+            _insert_day_by_day(conn, schema, params, *days)
+        else:
+            _insert(conn, schema, params, all_days=True)
     conn.execute(
         sql.SQL(
             "INSERT INTO {}.toggl_rollup_zones (workspace_id, timezone, week_start, rebuilt_at)"
