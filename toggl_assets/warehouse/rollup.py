@@ -123,8 +123,9 @@ def _insert(conn: psycopg.Connection, schema: str, params: dict, *, all_days: bo
 
 def _insert_day_by_day(conn: psycopg.Connection, schema: str, params: dict, first: date, last: date) -> None:
     # One small aggregate per day, each day read through the start index: no hash table of a year's groups (a
-    # 1M-entry year has ~900k; hashing into it is bound by memory access) and no sort, since the days come out in
-    # order. Measured on a first load of the 1M-entry simulated year: 1.54 s against 2.26-2.32 s.
+    # 1M-entry year has ~900k; hashing into it is bound by memory access) and no sort: the loop over the days writes
+    # them in order (which only the weekly reads' speed depends on). A first load of a 1M-entry year in start order:
+    # 1.6 s against 2.2-2.3 s for the one-pass insert (timed statements, the same rows).
     day = sql.SQL("(%(first)s::date + i.n)")
     select = sql.SQL("SELECT g.* FROM generate_series(0, %(last)s::date - %(first)s::date) AS i(n), LATERAL ({}) g")
     _insert_rows(
@@ -195,7 +196,9 @@ def rebuild_rollup(
 
     ``entries``: at least how many entries the workspace holds (its rollup has at most that many rows). When
     they outnumber the rollup's other rows, the rollup's index is set aside for the insert and built after it
-    (:mod:`toggl_assets.warehouse.bulk`): a first load's rebuild."""
+    (:mod:`toggl_assets.warehouse.bulk`): a first load's rebuild. Entries stored in the order of their start (as a
+    first load of Toggl's date-ordered report pages leaves them) are read day by day through the start index;
+    others in one pass over the table (day by day, a shuffled table would be read once per day)."""
     s = schema_ident(schema)
     conn.execute(sql.SQL("DELETE FROM {}.toggl_daily_rollup WHERE workspace_id = %s").format(s), (workspace_id,))
     params = {"ws": [workspace_id], "tz": calendar.timezone, "dow": calendar.week_start}
