@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from toggl_assets.warehouse.db import WarehouseError, schema_ident, validate_schema_name
+from toggl_assets.warehouse.db import WarehouseError, local_settings, schema_ident, validate_schema_name
 
 # (entries column, referenced table) of every foreign key of toggl_entries.
 ENTRY_REFERENCES = (
@@ -129,20 +129,15 @@ def may_skip_row_triggers(conn: psycopg.Connection, schema: str) -> bool:
 @contextmanager
 def row_triggers_off(conn: psycopg.Connection) -> Iterator[bool]:
     """Try to switch this transaction's per-row triggers off (``session_replication_role = replica``); yields
-    whether they are off. The previous value is restored on exit, also when the body raises; if the server
-    refuses the setting, nothing changed (a savepoint undoes the attempt) and the body runs with triggers on."""
-    row = conn.execute("SELECT current_setting('session_replication_role')").fetchone()
-    previous = row[0] if row else "origin"
+    whether they are off. The previous value is restored on exit, also when the body raises (see
+    :func:`~toggl_assets.warehouse.db.local_settings`); if the server refuses the setting, nothing changed and the
+    body runs with triggers on."""
     try:
-        with conn.transaction():
+        # Asked in a savepoint rolled back at once: a refusal does not abort the caller's transaction.
+        with conn.transaction(force_rollback=True):
             conn.execute("SET LOCAL session_replication_role = replica")
     except psycopg.errors.InsufficientPrivilege:
-        off = False
-    else:
-        off = True
-    try:
-        yield off
-    finally:
-        # After an SQL error the transaction is aborted; its rollback (or the savepoint's) restores the value.
-        if off and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-            conn.execute("SELECT set_config('session_replication_role', %s, true)", (previous,))
+        yield False
+        return
+    with local_settings(conn, session_replication_role="replica"):
+        yield True
