@@ -213,7 +213,10 @@ class _ReportEntry(msgspec.Struct, gc=False):
     at: datetime | None = None
 
 
-class _ReportRow(msgspec.Struct, gc=False):
+class ReportRow(msgspec.Struct, gc=False):
+    """One row of a Reports v3 detailed search: the user's fields and the entries grouped under them, typed but
+    not yet mapped (see :func:`decode_report_rows` and :func:`report_entries`)."""
+
     time_entries: list[_ReportEntry] | None = None
     workspace_id: int | None = None
     user_id: int | None = None
@@ -274,7 +277,7 @@ _PROJECTS = msgspec.json.Decoder(list[_Project])
 _TAGS = msgspec.json.Decoder(list[_Tag])
 _USERS = msgspec.json.Decoder(list[_WorkspaceUser])
 _TASKS = msgspec.json.Decoder(_TasksPage)
-_REPORT = msgspec.json.Decoder(list[_ReportRow])
+_REPORT = msgspec.json.Decoder(list[ReportRow])
 _ANY = msgspec.json.Decoder()
 _TOTALS = msgspec.json.Decoder(_Totals)
 
@@ -433,7 +436,7 @@ def _split_amount(total: Decimal | None, seconds: list[int | None], index: int) 
     return (total * mine / sum(known)).quantize(Decimal("0.01"))
 
 
-def _row_entries(row: _ReportRow, workspace_id: int, out: list[EntryRecord]) -> None:
+def _row_entries(row: ReportRow, workspace_id: int, out: list[EntryRecord]) -> None:
     """Append one record per element of the row's ``time_entries`` (usually one; several when grouped)."""
     items = row.time_entries or ()
     cents = row.billable_amount_in_cents
@@ -465,14 +468,14 @@ def _row_entries(row: _ReportRow, workspace_id: int, out: list[EntryRecord]) -> 
         )  # fmt: skip
 
 
-def decode_report_rows(content: bytes, endpoint: str) -> list[_ReportRow]:
+def decode_report_rows(content: bytes, endpoint: str) -> list[ReportRow]:
     """Reports v3 detailed rows, parsed and typed (a body that is not JSON is :class:`MalformedBody`, a wrongly
     typed one a :class:`TogglResponseError`), not yet mapped: the cheap third of decoding a page, the part
     that tells whether the answer must be asked again."""
     return _decode(_REPORT, content, endpoint, "rows")
 
 
-def report_entries(rows: list[_ReportRow], endpoint: str, workspace_id: int) -> list[EntryRecord]:
+def report_entries(rows: list[ReportRow], endpoint: str, workspace_id: int) -> list[EntryRecord]:
     """Rows of :func:`decode_report_rows` -> one EntryRecord per element of each row's ``time_entries``."""
     out: list[EntryRecord] = []
     for i, row in enumerate(rows):
