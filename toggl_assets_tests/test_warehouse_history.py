@@ -22,7 +22,7 @@ from toggl_assets.warehouse.history import (
 from toggl_assets.warehouse.metadata import upsert_projects, upsert_users
 from toggl_assets.warehouse.migrations import migrate
 from toggl_assets.warehouse.references import check_references
-from toggl_assets.warehouse.rollup import Calendar, _days_in_start_order, daily_rows_sql
+from toggl_assets.warehouse.rollup import Calendar, daily_rows_sql, days_in_start_order
 from toggl_assets.warehouse.weekly import prepare_weekly_summaries, weekly_report
 from toggl_assets_tests.factories import entry, load_entries, project, user, utc
 
@@ -146,7 +146,7 @@ def test_a_rebuild_reads_day_by_day_only_entries_stored_in_start_order(db: psyco
     else:
         random.Random(3).shuffle(records)
     load_entries(db, records, *berlin_window(D1, 40), timezone=BERLIN)
-    days = _days_in_start_order(db, "raw", 1, BERLIN)
+    days = days_in_start_order(db, "raw", 1, BERLIN)
     assert days == ((D1, D1 + 39 * DAY) if order == "by start" else None)
     stored, fresh = _rollup(db, BERLIN)
     assert stored == fresh and len(stored) > 100

@@ -151,7 +151,7 @@ SAMPLED_BLOCKS = 200
 CLUSTERED = 0.9
 
 
-def _days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int, tz: str) -> tuple[date, date] | None:
+def days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int, tz: str) -> tuple[date, date] | None:
     """The first and last local day of the workspace's stopped entries, when they lie in ``toggl_entries`` in
     about the order of their start and an index on ``start`` reads them day by day; else None.
 
@@ -202,7 +202,7 @@ def rebuild_rollup(
     s = schema_ident(schema)
     conn.execute(sql.SQL("DELETE FROM {}.toggl_daily_rollup WHERE workspace_id = %s").format(s), (workspace_id,))
     params = {"ws": [workspace_id], "tz": calendar.timezone, "dow": calendar.week_start}
-    days = _days_in_start_order(conn, schema, workspace_id, calendar.timezone)
+    days = days_in_start_order(conn, schema, workspace_id, calendar.timezone)
     with indexes_set_aside(conn, schema, "toggl_daily_rollup", rows=entries):
         if days:
             _insert_day_by_day(conn, schema, params, *days)
