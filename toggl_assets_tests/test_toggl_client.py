@@ -202,6 +202,21 @@ def test_one_connection_serves_every_request_of_a_session(sim: Simulator) -> Non
         assert sim.stats()["connections"] == 1
 
 
+def test_a_rate_limited_answer_keeps_the_connection_for_the_retry(sim: Simulator) -> None:
+    """A 429's short body is read too, so the connection goes back to the pool: the retry (and every request
+    after it) travels over the same kept-alive connection instead of opening a new one per refusal."""
+    with _client(sim, page_size=500) as client:
+        sim.reset_stats()
+        sim.set_faults(rate=0.3, kinds=("429",), seed=5)
+        try:
+            everything = _everything(client, sim.workspace_id)
+        finally:
+            sim.set_faults(rate=0.0)
+        stats = sim.stats()
+        assert stats["faults_injected"] >= 2 and len(everything["entries"]) == len(_finished_truth(sim))
+        assert stats["connections"] == 1
+
+
 def _report_requests_reach(sim: Simulator, count: int, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while sim.stats()["by_endpoint"].get(REPORT, 0) < count and time.monotonic() < deadline:

@@ -303,13 +303,15 @@ class Transport:
     def _classify_failure(self, request: Request, resp: requests.Response, seen: QuotaSeen) -> _Retry | _QuotaSpent:
         """A non-2xx answer: something to wait out or retry, else the matching TogglError is raised."""
         status = resp.status_code
+        # Read first, whatever follows: an error body is short, and a body read to its end gives the connection
+        # back to the pool for the retry (an unread one closes it: a new connection per refusal).
+        message = self._message(resp)
         if status == 402 and is_quota_402(resp.headers):
             return _QuotaSpent(seen.resets_in)
         if status == 429:
             return _Retry("HTTP 429 Too Many Requests", retry_after_seconds(resp.headers))
         if status >= 500:
-            return _Retry(f"HTTP {status}: {self._message(resp)[:200]}")
-        message = self._message(resp)
+            return _Retry(f"HTTP {status}: {message[:200]}")
         if status in (401, 403) and request.workspace_id is not None:
             # Toggl answers 403 for a workspace the token's user is not a member of, too.
             raise TogglWorkspaceAccessError(status, request.endpoint, request.workspace_id, message or None) from None
