@@ -43,6 +43,18 @@ def test_dagster_definitions_validate_passes(tmp_path):
     assert "Validation successful" in result.stdout + result.stderr
 
 
+def test_loading_the_definitions_leaves_pandas_to_the_weekly_step(tmp_path):
+    """pandas is a quarter of a second of every process that loads the definitions (the code server, each run
+    worker); only the weekly step's pivot uses it, and imports it then."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TOGGL_", "DAGSTER_"))}
+    probe = "import sys, toggl_assets.definitions; print('pandas' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
 def clean_checkout(destination: Path) -> Path:
     """The project's tracked files (as they are in the working tree) under ``destination``: what a fresh clone
     holds, without .env, .venv or .toggl_assets."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
-import pandas as pd
 
 from toggl_assets.orchestration.common import AssetStyle
 from toggl_assets.orchestration.entries import ENTRIES
@@ -51,6 +50,10 @@ class WeekTable:
 def week_tables(overviews: dict[date, WeekOverview]) -> dict[date, WeekTable]:
     """Per week, its :class:`WeekTable`: one pivot over all the weeks (a per-week pivot cost ~10 ms a week in a
     backfill), then plain lists (per-week DataFrame operations cost ~2 ms a week more)."""
+    # Imported here: pandas is a quarter of a second of every process that loads the definitions (the code server,
+    # each run worker), and only this step uses it.
+    import pandas as pd
+
     records = [(week, name or NO_PROJECT, day, hours) for week, o in overviews.items() for name, day, hours in o.hours]
     table = pd.DataFrame(records, columns=["week", "project", "day", "hours"]).pivot_table(
         index=["week", "project"], columns="day", values="hours", aggfunc="sum", fill_value=0.0
