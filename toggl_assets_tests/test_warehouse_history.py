@@ -128,15 +128,17 @@ def test_rollup_equals_a_fresh_aggregation_after_edits_deletions_and_moves(db: p
     )
 
 
-@pytest.mark.parametrize("order", ["by start", "shuffled"])
-def test_a_rebuild_reads_day_by_day_only_entries_stored_in_start_order(db: psycopg.Connection, order: str) -> None:
+@pytest.mark.parametrize(("order", "span"), [("by start", 40), ("shuffled", 40), ("by start", 400)])
+def test_a_rebuild_reads_day_by_day_only_entries_stored_in_start_order(
+    db: psycopg.Connection, order: str, span: int
+) -> None:
     """A first load stored in the order of the entries' start (as Toggl's reports deliver them) is rolled up day
-    by day through the start index; shuffled entries in one aggregate. Either way the rollup equals a fresh
-    aggregation, over a change to summer time and with a running entry."""
+    by day through the start index; shuffled entries, or too few per day (600 over 400 days), in one aggregate.
+    Either way the rollup equals a fresh aggregation, over a change to summer time and with a running entry."""
     upsert_projects(db, [project(1, "Euro", currency="EUR"), project(2, "Plain")], workspace_id=1)
     upsert_users(db, [user(5, "Ann"), user(6, "Bo")], workspace_id=1)
     records = [
-        entry(i, at(D1 + (i * 7 % 40) * DAY, 8 + i % 9), 600 + i, project_id=1 + i // 40 % 2, user_id=5 + i // 80 % 2,
+        entry(i, at(D1 + (i * 7 % span) * DAY, 8 + i % 9), 600 + i, project_id=1 + i // 40 % 2, user_id=5 + i // 80 % 2,
               is_billable=i % 3 == 0, hourly_rate=Decimal("33.33"))
         for i in range(600)
     ]  # fmt: skip
@@ -145,9 +147,9 @@ def test_a_rebuild_reads_day_by_day_only_entries_stored_in_start_order(db: psyco
         records.sort(key=lambda r: r.start)
     else:
         random.Random(3).shuffle(records)
-    load_entries(db, records, *berlin_window(D1, 40), timezone=BERLIN)
+    load_entries(db, records, *berlin_window(D1, span), timezone=BERLIN)
     days = days_in_start_order(db, "raw", 1, BERLIN)
-    assert days == ((D1, D1 + 39 * DAY) if order == "by start" else None)
+    assert days == ((D1, D1 + 39 * DAY) if (order, span) == ("by start", 40) else None)
     stored, fresh = _rollup(db, BERLIN)
     assert stored == fresh and len(stored) > 100
 

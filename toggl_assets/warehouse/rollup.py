@@ -149,11 +149,14 @@ SAMPLED_BLOCKS = 200
 # The least correlation of a row's block with its start (PostgreSQL's own measure of how well an index scan reads
 # the heap) for which a rebuild reads day by day; a first load of Toggl's date-ordered pages gives 0.99-1.0.
 CLUSTERED = 0.9
+# Fewer entries per day of the span than this, and a probe of the index per day costs more than one pass.
+MIN_ENTRIES_PER_DAY = 10
 
 
 def days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int, tz: str) -> tuple[date, date] | None:
     """The first and last local day of the workspace's stopped entries, when they lie in ``toggl_entries`` in
-    about the order of their start and an index on ``start`` reads them day by day; else None.
+    about the order of their start, an index on ``start`` reads them day by day and the days hold enough of them
+    (:data:`MIN_ENTRIES_PER_DAY`) to be worth a probe each; else None.
 
     The order is judged on a sample of the table's blocks (at least a hundred of the workspace's rows), as
     ANALYZE does: freshly loaded tables have no statistics."""
@@ -186,7 +189,12 @@ def days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int
         ).format(s),
         {"tz": tz, "ws": workspace_id},
     ).fetchone()
-    return (bounds[0], bounds[1]) if bounds and bounds[0] is not None else None
+    if not bounds or bounds[0] is None:
+        return None
+    entries = sample[0] * 100.0 / percent  # the workspace's rows, estimated from the sample
+    if entries < MIN_ENTRIES_PER_DAY * ((bounds[1] - bounds[0]).days + 1):
+        return None
+    return bounds[0], bounds[1]
 
 
 def rebuild_rollup(
