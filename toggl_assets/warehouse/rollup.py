@@ -155,7 +155,7 @@ MIN_ENTRIES_PER_DAY = 10
 
 def days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int, tz: str) -> tuple[date, date] | None:
     """The first and last local day of the workspace's stopped entries, when they lie in ``toggl_entries`` in
-    about the order of their start, an index on ``start`` reads them day by day and the days hold enough of them
+    about the order of their start, a b-tree index on ``start`` reads them day by day and the days hold enough of them
     (:data:`MIN_ENTRIES_PER_DAY`) to be worth a probe each; else None.
 
     The order is judged on a sample of the table's blocks (at least a hundred of the workspace's rows), as
@@ -165,7 +165,9 @@ def days_in_start_order(conn: psycopg.Connection, schema: str, workspace_id: int
         sql.SQL(
             """SELECT pg_relation_size(t.oid) / current_setting('block_size')::int, EXISTS (
                 SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                WHERE i.indrelid = t.oid AND a.attname = 'start' AND i.indisvalid AND i.indpred IS NULL)
+                JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_am m ON m.oid = x.relam
+                WHERE i.indrelid = t.oid AND a.attname = 'start' AND m.amname = 'btree' AND i.indisvalid
+                  AND i.indpred IS NULL)
             FROM pg_class t WHERE t.oid = %s::regclass"""
         ),
         (f"{schema}.toggl_entries",),
